@@ -1,0 +1,113 @@
+/* memstrategy: the strategy interface.
+ *
+ * A MemoryStrategy is a small vtable through which a program allocates and
+ * frees memory so that every byte is accounted for.  Concrete strategies
+ * (see default_strategy.h) embed it as their first member, named `base`:
+ *
+ *     DefaultStrategy* s = create_default_strategy();
+ *     void* p = s->base.allocate(&s->base, 1024);
+ *     s->base.deallocate(&s->base, p);
+ *     destroy_default_strategy(s);
+ *
+ * Thread safety: every entry of the vtable may be called from any number of
+ * threads at once on the same strategy, except while the strategy is being
+ * destroyed (see default_strategy.h for the full table).
+ */
+#ifndef MEMSTRATEGY_MEMORY_STRATEGY_H_
+#define MEMSTRATEGY_MEMORY_STRATEGY_H_
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The largest size a single request may ask for.  Sizes from 1 to
+ * STRATEGY_MAX_ALLOCATION inclusive are valid; 0 and anything larger are
+ * refused with STRATEGY_ERROR_INVALID_SIZE. */
+#define STRATEGY_MAX_ALLOCATION (SIZE_MAX / 4)
+
+/* The life cycle of a strategy.  Changes happen only by compare-and-swap
+ * through the transition table in statetracker.h, which is the single source
+ * of truth for which changes are legal:
+ *
+ *     INITIALIZING --> ACTIVE --> DEGRADED
+ *          |             |           |
+ *          +-------------+-----------+--> SHUTTING_DOWN --> DESTROYED
+ *
+ * INITIALIZING   being built; no operation is allowed yet.
+ * ACTIVE         allocate, deallocate and every read are allowed.
+ * DEGRADED       validation found a broken invariant: new allocations are
+ *                refused (STRATEGY_ERROR_ILLEGAL_STATE), frees and reads still
+ *                work so that a program can drain its memory.  No way back.
+ * SHUTTING_DOWN  destroy has begun; only reads (the leak report) are allowed.
+ * DESTROYED      absorbing; nothing is allowed.
+ *
+ * STRATEGY_STATUS_INVALID is not a state: it is what get_status returns for a
+ * NULL or unrecognisable strategy. */
+typedef enum StrategyStatus {
+    STRATEGY_INITIALIZING = 0,
+    STRATEGY_ACTIVE = 1,
+    STRATEGY_DEGRADED = 2,
+    STRATEGY_SHUTTING_DOWN = 3,
+    STRATEGY_DESTROYED = 4,
+    STRATEGY_STATUS_INVALID = 5
+} StrategyStatus;
+
+/* Number of real states (STRATEGY_STATUS_INVALID excluded). */
+#define STRATEGY_STATUS_COUNT 5
+
+/* What went wrong.  Every refused or failed operation records exactly one of
+ * these (see get_error_count / get_last_error in default_strategy.h). */
+typedef enum StrategyError {
+    STRATEGY_OK = 0,
+    STRATEGY_ERROR_INVALID_SIZE,       /* size 0, above STRATEGY_MAX_ALLOCATION, or overflow */
+    STRATEGY_ERROR_OUT_OF_MEMORY,      /* the backend returned NULL */
+    STRATEGY_ERROR_ILLEGAL_STATE,      /* the strategy's status forbids the operation */
+    STRATEGY_ERROR_INVALID_POINTER,    /* not a live block of any strategy (foreign, interior, freed) */
+    STRATEGY_ERROR_ILLEGAL_TRANSITION, /* a status change the transition table forbids */
+    STRATEGY_ERROR_LEAK,               /* blocks still allocated at destroy (a report, not a failure) */
+    STRATEGY_ERROR_COUNT
+} StrategyError;
+
+/* Which operation a status allows (used by the transition table). */
+typedef enum StrategyOperation {
+    STRATEGY_OP_ALLOCATE = 0,
+    STRATEGY_OP_DEALLOCATE,
+    STRATEGY_OP_READ,
+    STRATEGY_OP_COUNT
+} StrategyOperation;
+
+typedef struct MemoryStrategy MemoryStrategy;
+
+/* The vtable.  Each entry receives the strategy itself as its first argument. */
+struct MemoryStrategy {
+    /* Returns a block of at least `size` bytes, aligned for any object type,
+     * or NULL (with the error recorded) on failure. */
+    void* (*allocate)(MemoryStrategy* self, size_t size);
+    /* Frees a block returned by this strategy's allocate.  NULL is a no-op. */
+    void (*deallocate)(MemoryStrategy* self, void* ptr);
+    /* Returns the current status. */
+    StrategyStatus (*get_status)(MemoryStrategy* self);
+    /* Checks internal invariants; false on any violation.  Never crashes. */
+    bool (*validate)(MemoryStrategy* self);
+};
+
+/* Returns the lower-case name of a status ("active", ...), or "invalid" for a
+ * value outside the enum.  Never NULL.  Safe from any thread. */
+const char* strategy_status_name(StrategyStatus status);
+
+/* Returns the lower-case name of an error ("invalid size", ...), or "unknown"
+ * for a value outside the enum.  Never NULL.  Safe from any thread. */
+const char* strategy_error_name(StrategyError error);
+
+/* Returns the name of an operation ("allocate", ...), or "unknown". */
+const char* strategy_operation_name(StrategyOperation operation);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MEMSTRATEGY_MEMORY_STRATEGY_H_ */

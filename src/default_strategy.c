@@ -1,0 +1,267 @@
+/* default_strategy: accounting over malloc/free or a configured backend.
+ * Status protocol: models/StrategyLifecycle.tla; counting protocol:
+ * models/UsageCounting.tla (via memstats_internal.h). */
+#include "default_strategy.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "default_strategy_internal.h"
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MS_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define MS_ASAN 1
+#endif
+#ifdef MS_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
+/* ---- error path (cold) ---------------------------------------------------- */
+
+static MS_NOINLINE void report(ms_default* s, StrategyError error, const void* pointer, size_t size,
+                               uint64_t blocks) {
+    if (error != STRATEGY_ERROR_LEAK) {
+        /* Relaxed: statistics read on their own; nothing is published. */
+        ms_fetch_add_relaxed(&s->errors[error], 1);
+        ms_store_relaxed(&s->last_error, (uint32_t)error);
+    }
+    StrategyErrorInfo info = {error, &s->pub, pointer, size, blocks};
+    s->error_handler(&info, s->error_handler_data);
+}
+
+void strategy_default_error_handler(const StrategyErrorInfo* info, void* user_data) {
+    (void)user_data;
+    if (info == NULL) return;
+    if (info->error == STRATEGY_ERROR_LEAK) {
+        fprintf(stderr, "memstrategy: leak: %zu bytes in %" PRIu64 " blocks still allocated at destroy\n",
+                info->size, info->blocks);
+        return;
+    }
+    if (info->strategy != NULL) {
+        ms_default* s = (ms_default*)(uintptr_t)info->strategy;
+        /* Relaxed: a rate limit; only the count matters. */
+        uint32_t n = ms_fetch_add_relaxed(&s->reports, 1u);
+        if (n > MS_REPORT_LIMIT) return;
+        if (n == MS_REPORT_LIMIT) {
+            fprintf(stderr, "memstrategy: error: further errors on strategy %p are counted, not printed\n",
+                    (const void*)info->strategy);
+            return;
+        }
+    }
+    fprintf(stderr, "memstrategy: error: %s (pointer %p, size %zu)\n", strategy_error_name(info->error),
+            info->pointer, info->size);
+}
+
+static MS_NOINLINE void* refuse_allocation(ms_default* s, StrategyError error, size_t size) {
+    report(s, error, NULL, size, 0);
+    return NULL;
+}
+
+/* ---- the hot path ------------------------------------------------------- */
+
+void* default_allocate(MemoryStrategy* base, size_t size) {
+    if (MS_UNLIKELY(base == NULL)) return NULL;
+    ms_default* s = ms_default_of(base);
+    /* One comparison covers 0 (wraps to SIZE_MAX) and > STRATEGY_MAX_ALLOCATION. */
+    if (MS_UNLIKELY(size - 1 >= STRATEGY_MAX_ALLOCATION)) {
+        return refuse_allocation(s, STRATEGY_ERROR_INVALID_SIZE, size);
+    }
+    if (MS_UNLIKELY(!ms_state_allows(&s->tracker, MS_ALLOWS_ALLOCATE))) {
+        return refuse_allocation(s, STRATEGY_ERROR_ILLEGAL_STATE, size);
+    }
+    size_t total = size + sizeof(ms_block_header);
+    ms_block_header* header = s->backend_allocate == NULL
+                                  ? malloc(total)
+                                  : s->backend_allocate(s->backend_context, total);
+    if (MS_UNLIKELY(header == NULL)) return refuse_allocation(s, STRATEGY_ERROR_OUT_OF_MEMORY, size);
+    void* block = header + 1;
+    header->size = size;
+    header->check = ms_block_check(block, size, s->secret);
+    ms_stats_on_alloc(&s->stats, size);
+    return block;
+}
+
+/* True if the 16 bytes before `block` may be read.  Under ASan a foreign or
+ * freed pointer's header may be poisoned: reading it would be reported as
+ * the library's own error, so we look first.  Elsewhere the read is done. */
+static inline bool header_readable(const ms_block_header* header) {
+#ifdef MS_ASAN
+    return __asan_region_is_poisoned((void*)(uintptr_t)header, sizeof *header) == NULL;
+#else
+    (void)header;
+    return true;
+#endif
+}
+
+static MS_NOINLINE void refuse_free(ms_default* s, StrategyError error, const void* ptr) {
+    report(s, error, ptr, 0, 0);
+}
+
+void default_deallocate(MemoryStrategy* base, void* ptr) {
+    if (MS_UNLIKELY(ptr == NULL || base == NULL)) return;
+    ms_default* s = ms_default_of(base);
+    if (MS_UNLIKELY(!ms_state_allows(&s->tracker, MS_ALLOWS_DEALLOCATE))) {
+        refuse_free(s, STRATEGY_ERROR_ILLEGAL_STATE, ptr);
+        return;
+    }
+    ms_block_header* header = (ms_block_header*)ptr - 1;
+    /* Blocks are 16-aligned: anything else is interior or foreign, and is
+     * refused without reading memory. */
+    if (MS_UNLIKELY(((uintptr_t)ptr & 15u) != 0 || !header_readable(header))) {
+        refuse_free(s, STRATEGY_ERROR_INVALID_POINTER, ptr);
+        return;
+    }
+    uint64_t size = header->size;
+    if (MS_UNLIKELY(header->check != ms_block_check(ptr, size, s->secret))) {
+        refuse_free(s, STRATEGY_ERROR_INVALID_POINTER, ptr);
+        return;
+    }
+    header->check = 0; /* a second free of this block no longer matches */
+    if (s->backend_free == NULL) {
+        free(header);
+    } else {
+        s->backend_free(s->backend_context, header);
+    }
+    ms_stats_on_free(&s->stats, size);
+}
+
+/* ---- status and validation --------------------------------------------- */
+
+static const ms_default* recognise(const MemoryStrategy* base) {
+    const ms_default* s = (const ms_default*)base;
+    return (s != NULL && s->magic == MS_DEFAULT_MAGIC) ? s : NULL;
+}
+
+StrategyStatus default_get_status(MemoryStrategy* base) {
+    const ms_default* s = recognise(base);
+    return s == NULL ? STRATEGY_STATUS_INVALID : state_tracker_status(&s->tracker);
+}
+
+bool default_validate(MemoryStrategy* base) {
+    if (recognise(base) == NULL) return false;
+    ms_default* s = ms_default_of(base);
+    StrategyStatus status = state_tracker_status(&s->tracker);
+    bool ok = status != STRATEGY_STATUS_INVALID && base->allocate == default_allocate &&
+              base->deallocate == default_deallocate && base->get_status == default_get_status &&
+              base->validate == default_validate && s->error_handler != NULL &&
+              ms_stats_validate(&s->stats);
+    if (!ok && state_tracker_transition(&s->tracker, STRATEGY_ACTIVE, STRATEGY_DEGRADED) ==
+                   STATE_TRANSITION_DONE) {
+        report(s, STRATEGY_ERROR_ILLEGAL_STATE, NULL, 0, 0);
+    }
+    return ok;
+}
+
+/* ---- life cycle --------------------------------------------------------- */
+
+static uint64_t mix64(uint64_t x) {
+    x += UINT64_C(0x9e3779b97f4a7c15);
+    x = (x ^ (x >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    x = (x ^ (x >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return x ^ (x >> 31);
+}
+
+static uint64_t make_secret(const void* where) {
+    static _Atomic uint64_t counter;
+    struct timespec now;
+    timespec_get(&now, TIME_UTC);
+    /* Relaxed: only distinctness matters. */
+    uint64_t n = ms_fetch_add_relaxed(&counter, 1);
+    return mix64((uint64_t)(uintptr_t)where ^ mix64(n) ^ mix64((uint64_t)now.tv_nsec) ^
+                 (uint64_t)now.tv_sec);
+}
+
+DefaultStrategy* create_default_strategy_with(const DefaultStrategyConfig* config) {
+    DefaultStrategyConfig defaults;
+    memset(&defaults, 0, sizeof defaults);
+    if (config == NULL) config = &defaults;
+    if ((config->backend_allocate == NULL) != (config->backend_free == NULL)) return NULL;
+    size_t size = (sizeof(ms_default) + MS_CACHE_LINE - 1) / MS_CACHE_LINE * MS_CACHE_LINE;
+    ms_default* s = aligned_alloc(MS_CACHE_LINE, size);
+    if (s == NULL) return NULL;
+    /* Not yet shared: plain initialisation, published by the caller's own
+     * hand-off of the returned pointer. */
+    memset(s, 0, sizeof *s);
+    ms_state_tracker_init(&s->tracker);
+    ms_stats_init(&s->stats);
+    s->pub.base.allocate = default_allocate;
+    s->pub.base.deallocate = default_deallocate;
+    s->pub.base.get_status = default_get_status;
+    s->pub.base.validate = default_validate;
+    s->secret = make_secret(s);
+    s->backend_allocate = config->backend_allocate;
+    s->backend_free = config->backend_free;
+    s->backend_context = config->backend_context;
+    s->error_handler = config->error_handler != NULL ? config->error_handler : strategy_default_error_handler;
+    s->error_handler_data = config->error_handler_data;
+    s->magic = MS_DEFAULT_MAGIC;
+    state_tracker_transition(&s->tracker, STRATEGY_INITIALIZING, STRATEGY_ACTIVE);
+    return &s->pub;
+}
+
+DefaultStrategy* create_default_strategy(void) { return create_default_strategy_with(NULL); }
+
+void destroy_default_strategy(DefaultStrategy* strategy) {
+    if (strategy == NULL) return;
+    if (recognise(&strategy->base) == NULL) {
+        fprintf(stderr, "memstrategy: error: destroy of %p, which is not a live strategy; nothing freed\n",
+                (void*)strategy);
+        return;
+    }
+    ms_default* s = ms_default_of(&strategy->base);
+    StrategyStatus from = state_tracker_status(&s->tracker);
+    if (state_tracker_transition(&s->tracker, from, STRATEGY_SHUTTING_DOWN) != STATE_TRANSITION_DONE) {
+        report(s, STRATEGY_ERROR_ILLEGAL_TRANSITION, strategy, 0, 0);
+        return;
+    }
+    MemStatsSnapshot snap;
+    ms_stats_fold(&s->stats, &snap);
+    if (snap.live_blocks != 0 || snap.current_bytes != 0) {
+        report(s, STRATEGY_ERROR_LEAK, NULL, (size_t)snap.current_bytes, snap.live_blocks);
+    }
+    state_tracker_transition(&s->tracker, STRATEGY_SHUTTING_DOWN, STRATEGY_DESTROYED);
+    ms_stats_release_memory(&s->stats);
+    s->magic = 0;
+    free(s);
+}
+
+/* ---- figures ------------------------------------------------------------ */
+
+bool get_usage_snapshot(const DefaultStrategy* strategy, MemStatsSnapshot* out) {
+    if (strategy == NULL || out == NULL) return false;
+    ms_stats_fold(&ms_default_const(strategy)->stats, out);
+    return true;
+}
+
+#define MS_STRATEGY_FIGURE(type, name, field)              \
+    type name(const DefaultStrategy* strategy) {           \
+        MemStatsSnapshot snap;                             \
+        return get_usage_snapshot(strategy, &snap) ? (type)snap.field : 0; \
+    }
+MS_STRATEGY_FIGURE(size_t, get_current_usage, current_bytes)
+MS_STRATEGY_FIGURE(size_t, get_peak_usage, peak_bytes)
+MS_STRATEGY_FIGURE(size_t, get_total_allocated, total_allocated_bytes)
+MS_STRATEGY_FIGURE(size_t, get_total_freed, total_freed_bytes)
+MS_STRATEGY_FIGURE(size_t, get_peak_overreport_bound, peak_overreport_bound)
+MS_STRATEGY_FIGURE(uint64_t, get_allocation_count, allocations)
+MS_STRATEGY_FIGURE(uint64_t, get_deallocation_count, deallocations)
+MS_STRATEGY_FIGURE(uint64_t, get_live_blocks, live_blocks)
+
+uint64_t get_error_count(const DefaultStrategy* strategy, StrategyError kind) {
+    if (strategy == NULL || (unsigned)kind >= STRATEGY_ERROR_COUNT) return 0;
+    /* Relaxed: a statistic read on its own. */
+    return ms_load_relaxed(&ms_default_const(strategy)->errors[kind]);
+}
+
+StrategyError get_last_error(const DefaultStrategy* strategy) {
+    if (strategy == NULL) return STRATEGY_OK;
+    /* Relaxed: a value read on its own. */
+    return (StrategyError)ms_load_relaxed(&ms_default_const(strategy)->last_error);
+}

@@ -1,0 +1,237 @@
+/* memstats: per-thread slots folded on read (see memstats_internal.h for the
+ * protocol; modelled in models/UsageCounting.tla). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "memory_strategy.h"
+#include "memstats_internal.h"
+
+void ms_stats_init(MemStats* stats) {
+    /* Not yet shared with other threads: whoever publishes `stats` orders
+     * these stores before any other thread's access. */
+    memset(stats, 0, sizeof *stats);
+    stats->magic = MS_STATS_MAGIC;
+}
+
+void ms_stats_release_memory(MemStats* stats) {
+    for (uint32_t c = 0; c < MS_CHUNKS; c++) {
+        /* Relaxed: destroy runs with no concurrent operation (documented
+         * precondition), so every chunk publication happened-before it. */
+        free(ms_load_relaxed(&stats->chunks[c]));
+        ms_store_relaxed(&stats->chunks[c], NULL);
+    }
+    stats->magic = 0;
+}
+
+ms_slot* ms_stats_slot_slow(MemStats* stats) {
+    uint32_t index = ms_thread_index();
+    if (index >= MS_MAX_THREADS) return NULL;
+    _Atomic(ms_slot_chunk*)* cell = &stats->chunks[index / MS_SLOTS_PER_CHUNK];
+    /* Acquire: pairs with the release CAS below (run by whichever thread
+     * published the chunk). */
+    ms_slot_chunk* chunk = ms_load_acquire(cell);
+    if (chunk == NULL) {
+        ms_slot_chunk* fresh = aligned_alloc(MS_CACHE_LINE, sizeof *fresh);
+        if (fresh == NULL) return NULL; /* count through the shared slot instead */
+        memset(fresh, 0, sizeof *fresh);
+        fresh->owner = stats;
+        fresh->magic = MS_STATS_MAGIC;
+        ms_slot_chunk* expected = NULL;
+        /* acq_rel: releases the zeroed chunk to every later acquire of the
+         * cell; on failure, acquires the winner's chunk. */
+        if (ms_cas_acq_rel(cell, &expected, fresh)) {
+            chunk = fresh;
+        } else {
+            free(fresh);
+            chunk = expected;
+        }
+    }
+    return &chunk->slots[index % MS_SLOTS_PER_CHUNK];
+}
+
+void ms_stats_reserve(MemStats* stats, ms_slot* slot, uint64_t net) {
+    uint64_t want = net + MEMSTATS_BATCH_BYTES;
+    int64_t delta = ms_diff(want, ms_load_relaxed(&slot->reserved));
+    /* Relaxed: reserved_total and reserved_peak are values; the modification
+     * order of each makes every total the exact sum of the deltas before it,
+     * and a reader that happens-after this operation sees at least this
+     * peak by coherence.  This update is the operation's linearisation point
+     * (UsageCounting.tla, action Reserve). */
+    int64_t total = ms_fetch_add_relaxed(&stats->reserved_total, delta) + delta;
+    ms_max_relaxed_i64(&stats->reserved_peak, total);
+    /* Owner-only; relaxed, ordered before the release of alloc_bytes. */
+    ms_store_relaxed(&slot->reserved, want);
+}
+
+void ms_stats_unreserve(MemStats* stats, ms_slot* slot, uint64_t net) {
+    uint64_t want = net + MEMSTATS_BATCH_BYTES;
+    int64_t excess = ms_diff(ms_load_relaxed(&slot->reserved), want);
+    /* Relaxed: as in ms_stats_reserve; the linearisation point of this free
+     * (UsageCounting.tla, action Unreserve). */
+    ms_fetch_add_relaxed(&stats->reserved_total, -excess);
+    ms_store_relaxed(&slot->reserved, want);
+}
+
+void ms_stats_record_shared(MemStats* stats, uint64_t bytes, bool is_free) {
+    /* Relaxed: readers load it after the byte counters below are released;
+     * the fetch_adds carry the ordering. */
+    ms_store_relaxed(&stats->overflow_used, 1u);
+    ms_slot* shared = &stats->overflow;
+    if (is_free) {
+        /* Relaxed: a value (see ms_stats_reserve).  No slack: the shared
+         * total moves with every shared operation. */
+        ms_fetch_add_relaxed(&stats->reserved_total, -(int64_t)bytes);
+        /* Release: as ms_stats_on_free's stores. */
+        ms_fetch_add_release(&shared->freed_bytes, bytes);
+        ms_fetch_add_release(&shared->free_ops, 1);
+    } else {
+        int64_t total = ms_fetch_add_relaxed(&stats->reserved_total, (int64_t)bytes) + (int64_t)bytes;
+        ms_max_relaxed_i64(&stats->reserved_peak, total);
+        /* Release: as ms_stats_on_alloc's stores. */
+        ms_fetch_add_release(&shared->alloc_bytes, bytes);
+        ms_fetch_add_release(&shared->alloc_ops, 1);
+    }
+}
+
+/* Visits the slots in use: every published chunk's slots, then the shared
+ * overflow slot. */
+#define MS_FOR_EACH_SLOT(stats, slot, body)                                            \
+    do {                                                                               \
+        for (uint32_t c_ = 0; c_ < MS_CHUNKS; c_++) {                                  \
+            /* Acquire: pairs with the publishing CAS in ms_stats_slot_slow. */        \
+            const ms_slot_chunk* chunk_ = ms_load_acquire(&(stats)->chunks[c_]);       \
+            if (chunk_ == NULL) continue;                                              \
+            for (uint32_t s_ = 0; s_ < MS_SLOTS_PER_CHUNK; s_++) {                     \
+                const ms_slot* slot = &chunk_->slots[s_];                              \
+                body                                                                   \
+            }                                                                          \
+        }                                                                              \
+        {                                                                              \
+            const ms_slot* slot = &(stats)->overflow;                                  \
+            body                                                                       \
+        }                                                                              \
+    } while (0)
+
+void ms_stats_fold(const MemStats* stats, MemStatsSnapshot* out) {
+    uint64_t freed = 0, frees = 0, alloc = 0, allocs = 0, local_peaks = 0, touched = 0;
+    /* Pass 1, frees.  Acquire: pairs with the release stores in
+     * ms_stats_on_free, so every allocation that happened-before a free we
+     * count is visible to pass 2: current never goes below zero. */
+    MS_FOR_EACH_SLOT(stats, slot, {
+        freed += ms_load_acquire(&slot->freed_bytes);
+        frees += ms_load_acquire(&slot->free_ops);
+    });
+    /* Pass 2, allocations.  Acquire on alloc_bytes pairs with the release in
+     * ms_stats_on_alloc, so the local peak loaded after it covers it. */
+    MS_FOR_EACH_SLOT(stats, slot, {
+        uint64_t ops = ms_load_acquire(&slot->alloc_ops);
+        alloc += ms_load_acquire(&slot->alloc_bytes);
+        allocs += ops;
+        /* Relaxed: stored before alloc_bytes' release, loaded after its acquire. */
+        local_peaks += ms_load_relaxed(&slot->local_peak);
+        if (slot != &stats->overflow && (ops != 0 || ms_load_relaxed(&slot->free_ops) != 0)) {
+            touched++;
+        }
+    });
+    /* Relaxed: values (see ms_stats_reserve). */
+    int64_t reserved_peak = ms_load_relaxed(&stats->reserved_peak);
+    bool overflow = ms_load_relaxed(&stats->overflow_used) != 0;
+    uint64_t peak = reserved_peak > 0 ? (uint64_t)reserved_peak : 0;
+    if (!overflow && local_peaks < peak) peak = local_peaks;
+
+    out->total_freed_bytes = freed;
+    out->total_allocated_bytes = alloc;
+    out->current_bytes = ms_diff(alloc, freed) > 0 ? alloc - freed : 0;
+    out->allocations = allocs;
+    out->deallocations = frees;
+    out->live_blocks = ms_diff(allocs, frees) > 0 ? allocs - frees : 0;
+    out->peak_bytes = peak;
+    out->peak_overreport_bound =
+        (!overflow && touched <= 1) ? 0 : 2 * MEMSTATS_BATCH_BYTES * touched;
+}
+
+bool ms_stats_validate(const MemStats* stats) {
+    if (stats->magic != MS_STATS_MAGIC) return false;
+    for (uint32_t c = 0; c < MS_CHUNKS; c++) {
+        /* Acquire: pairs with the publishing CAS; owner/magic were written
+         * before it. */
+        const ms_slot_chunk* chunk = ms_load_acquire(&stats->chunks[c]);
+        if (chunk != NULL && (chunk->owner != stats || chunk->magic != MS_STATS_MAGIC)) return false;
+    }
+    bool ok = true;
+    uint64_t freed = 0, frees = 0, alloc = 0, allocs = 0;
+    /* Each check below holds at every moment for the values as read, even
+     * while owners write: counts are read (acquire) before bytes, and each
+     * count is released after its bytes; frees are read before
+     * allocations (see ms_stats_fold). */
+    MS_FOR_EACH_SLOT(stats, slot, {
+        uint64_t ops = ms_load_acquire(&slot->free_ops);
+        uint64_t bytes = ms_load_acquire(&slot->freed_bytes);
+        if (ops > bytes) ok = false; /* every free is of at least one byte */
+        frees += ops;
+        freed += bytes;
+    });
+    MS_FOR_EACH_SLOT(stats, slot, {
+        uint64_t ops = ms_load_acquire(&slot->alloc_ops);
+        uint64_t bytes = ms_load_acquire(&slot->alloc_bytes);
+        if (ops > bytes) ok = false;
+        allocs += ops;
+        alloc += bytes;
+    });
+    if (ms_diff(alloc, freed) < 0 || ms_diff(allocs, frees) < 0) ok = false;
+    /* Per slot, the local peak covers the net usage read before it. */
+    MS_FOR_EACH_SLOT(stats, slot, {
+        uint64_t a = ms_load_acquire(&slot->alloc_bytes);
+        uint64_t f = ms_load_acquire(&slot->freed_bytes);
+        if (slot != &stats->overflow && ms_diff(a - f, ms_load_relaxed(&slot->local_peak)) > 0) ok = false;
+    });
+    return ok;
+}
+
+/* ---- the public, opaque API ---------------------------------------------- */
+
+static bool valid_size(size_t bytes) { return bytes >= 1 && bytes <= STRATEGY_MAX_ALLOCATION; }
+
+MemStats* memstats_create(void) {
+    size_t size = (sizeof(MemStats) + MS_CACHE_LINE - 1) / MS_CACHE_LINE * MS_CACHE_LINE;
+    MemStats* stats = aligned_alloc(MS_CACHE_LINE, size);
+    if (stats != NULL) ms_stats_init(stats);
+    return stats;
+}
+
+void memstats_destroy(MemStats* stats) {
+    if (stats == NULL) return;
+    ms_stats_release_memory(stats);
+    free(stats);
+}
+
+bool memstats_record_allocation(MemStats* stats, size_t bytes) {
+    if (stats == NULL || !valid_size(bytes)) return false;
+    ms_stats_on_alloc(stats, bytes);
+    return true;
+}
+
+bool memstats_record_free(MemStats* stats, size_t bytes) {
+    if (stats == NULL || !valid_size(bytes)) return false;
+    ms_stats_on_free(stats, bytes);
+    return true;
+}
+
+bool memstats_snapshot(const MemStats* stats, MemStatsSnapshot* out) {
+    if (stats == NULL || out == NULL) return false;
+    ms_stats_fold(stats, out);
+    return true;
+}
+
+#define MS_FIGURE(name, field)                         \
+    uint64_t name(const MemStats* stats) {             \
+        MemStatsSnapshot s;                            \
+        return memstats_snapshot(stats, &s) ? s.field : 0; \
+    }
+MS_FIGURE(memstats_current, current_bytes)
+MS_FIGURE(memstats_peak, peak_bytes)
+MS_FIGURE(memstats_total_allocated, total_allocated_bytes)
+MS_FIGURE(memstats_total_freed, total_freed_bytes)
+MS_FIGURE(memstats_peak_overreport_bound, peak_overreport_bound)
+
+bool memstats_validate(const MemStats* stats) { return stats != NULL && ms_stats_validate(stats); }

@@ -1,0 +1,152 @@
+/* Internal: the layout of MemStats and the inline recording fast paths used
+ * by the strategies.
+ *
+ * Protocol (modelled in models/UsageCounting.tla, checked by its twin
+ * models/UsageCounting.pml):
+ *
+ *  - Each thread index (thread_registry.h) owns one slot per MemStats.  Only
+ *    the owner writes it, with plain atomic stores; anyone may read it.
+ *  - A slot keeps cumulative alloc/free bytes and operation counts, the high
+ *    water mark of its own net usage (local_peak), and `reserved`: how many
+ *    bytes it has added to the shared `reserved_total`.
+ *  - Invariant kept by every operation: net <= reserved <= net + 2*BATCH,
+ *    where net = alloc_bytes - freed_bytes of that slot.  An operation that
+ *    would break it first moves reserved_total (and raises reserved_peak),
+ *    then stores its slot: the shared update is the operation's
+ *    linearisation point, so reserved_total >= true current usage at every
+ *    moment and reserved_peak >= the true high-water mark.
+ *  - peak = min(reserved_peak, sum of local_peak): both are upper bounds; the
+ *    second is exact when a single slot did everything, the first is within
+ *    2*BATCH per slot of the truth.
+ *  - Threads beyond MS_MAX_THREADS share `overflow` with read-modify-writes
+ *    and go straight to reserved_total (no slack), which disables the
+ *    local-peak bound.
+ */
+#ifndef MEMSTRATEGY_SRC_MEMSTATS_INTERNAL_H_
+#define MEMSTRATEGY_SRC_MEMSTATS_INTERNAL_H_
+
+#include <stdalign.h>
+
+#include "memstats.h"
+#include "ms_atomic.h"
+#include "thread_registry.h"
+
+#define MS_SLOTS_PER_CHUNK 64u
+#define MS_CHUNKS (MS_MAX_THREADS / MS_SLOTS_PER_CHUNK)
+#define MS_STATS_MAGIC UINT64_C(0x6d73746174733031) /* "mstats01" */
+
+/* One cache line, written only by the thread holding its index.  Each byte
+ * counter is stored with release after its operation count... see
+ * ms_stats_on_alloc for the exact order and what it pairs with. */
+typedef struct ms_slot {
+    alignas(MS_CACHE_LINE) _Atomic uint64_t alloc_bytes;
+    _Atomic uint64_t freed_bytes;
+    _Atomic uint64_t alloc_ops;
+    _Atomic uint64_t free_ops;
+    _Atomic uint64_t local_peak; /* max over time of (alloc_bytes - freed_bytes), >= 0 */
+    _Atomic uint64_t reserved;   /* this slot's share of reserved_total (two's complement) */
+} ms_slot;
+
+typedef struct ms_slot_chunk {
+    ms_slot slots[MS_SLOTS_PER_CHUNK];
+    const MemStats* owner; /* set before publication; checked by validate */
+    uint64_t magic;
+} ms_slot_chunk;
+
+struct MemStats {
+    uint64_t magic;
+    /* Chunk c holds the slots of thread indices c*64 .. c*64+63.  Published
+     * once by CAS (release), read with acquire. */
+    _Atomic(ms_slot_chunk*) chunks[MS_CHUNKS];
+    /* Touched only when a slot moves by more than a batch. */
+    alignas(MS_CACHE_LINE) _Atomic int64_t reserved_total;
+    _Atomic int64_t reserved_peak;
+    /* Set once a thread without an index has recorded anything. */
+    _Atomic uint32_t overflow_used;
+    /* Shared by threads without an index (read-modify-write). */
+    ms_slot overflow;
+};
+
+/* Initialises embedded statistics.  Not yet shared: plain stores suffice. */
+void ms_stats_init(MemStats* stats);
+/* Frees the chunks of embedded statistics. */
+void ms_stats_release_memory(MemStats* stats);
+
+/* Slow paths (out of line). */
+ms_slot* ms_stats_slot_slow(MemStats* stats);
+void ms_stats_reserve(MemStats* stats, ms_slot* slot, uint64_t net);
+void ms_stats_unreserve(MemStats* stats, ms_slot* slot, uint64_t net);
+void ms_stats_record_shared(MemStats* stats, uint64_t bytes, bool is_free);
+
+/* Returns the calling thread's slot, or NULL when it must use the shared
+ * overflow path.  Acquire on the chunk pointer pairs with the release CAS
+ * that published it in ms_stats_slot_slow, so the chunk's zeroed contents are
+ * visible. */
+static inline ms_slot* ms_stats_slot(MemStats* stats) {
+    uint32_t index = ms_tl_thread_index;
+    if (MS_LIKELY(index < MS_MAX_THREADS)) {
+        ms_slot_chunk* chunk = ms_load_acquire(&stats->chunks[index / MS_SLOTS_PER_CHUNK]);
+        if (MS_LIKELY(chunk != NULL)) return &chunk->slots[index % MS_SLOTS_PER_CHUNK];
+    }
+    return ms_stats_slot_slow(stats);
+}
+
+/* Signed view of the difference of two wrapping counters. */
+static inline int64_t ms_diff(uint64_t a, uint64_t b) { return (int64_t)(a - b); }
+
+/* Records an allocation of `bytes` in the calling thread's slot. */
+static inline void ms_stats_on_alloc(MemStats* stats, uint64_t bytes) {
+    ms_slot* slot = ms_stats_slot(stats);
+    if (MS_UNLIKELY(slot == NULL)) {
+        ms_stats_record_shared(stats, bytes, false);
+        return;
+    }
+    /* Owner-only fields: relaxed loads read this thread's own last stores
+     * (or, after an index handoff, the previous owner's, ordered by the
+     * registry's release/acquire). */
+    uint64_t alloc = ms_load_relaxed(&slot->alloc_bytes) + bytes;
+    uint64_t net = alloc - ms_load_relaxed(&slot->freed_bytes);
+    if (MS_UNLIKELY(ms_diff(net, ms_load_relaxed(&slot->reserved)) > 0)) {
+        ms_stats_reserve(stats, slot, net);
+    }
+    if (ms_diff(net, ms_load_relaxed(&slot->local_peak)) > 0) {
+        /* Relaxed: ordered before the release store of alloc_ops below. */
+        ms_store_relaxed(&slot->local_peak, net);
+    }
+    /* Release on bytes: pairs with the reader's acquire in ms_stats_fold;
+     * with local_peak stored before, a reader that sees these bytes sees a
+     * local peak covering them.  Release on the count after the bytes: pairs
+     * with ms_stats_validate's acquire of the count, so a count is never seen
+     * ahead of its bytes. */
+    ms_store_release(&slot->alloc_bytes, alloc);
+    ms_store_release(&slot->alloc_ops, ms_load_relaxed(&slot->alloc_ops) + 1);
+}
+
+/* Records a free of `bytes` in the calling thread's slot. */
+static inline void ms_stats_on_free(MemStats* stats, uint64_t bytes) {
+    ms_slot* slot = ms_stats_slot(stats);
+    if (MS_UNLIKELY(slot == NULL)) {
+        ms_stats_record_shared(stats, bytes, true);
+        return;
+    }
+    /* Owner-only fields: relaxed loads read this thread's own stores. */
+    uint64_t freed = ms_load_relaxed(&slot->freed_bytes) + bytes;
+    uint64_t net = ms_load_relaxed(&slot->alloc_bytes) - freed;
+    if (MS_UNLIKELY(ms_diff(ms_load_relaxed(&slot->reserved), net) >
+                    (int64_t)(2 * MEMSTATS_BATCH_BYTES))) {
+        ms_stats_unreserve(stats, slot, net);
+    }
+    /* Release on bytes: a reader that acquires these freed bytes also sees
+     * every allocation that happened-before this free (the block was handed
+     * to this thread after it was allocated), so a fold that reads frees
+     * first never sees a free without its allocation. */
+    ms_store_release(&slot->freed_bytes, freed);
+    ms_store_release(&slot->free_ops, ms_load_relaxed(&slot->free_ops) + 1);
+}
+
+/* The invariant checks of memstats_validate, for embedded statistics. */
+bool ms_stats_validate(const MemStats* stats);
+/* memstats_snapshot for embedded statistics (no NULL checks). */
+void ms_stats_fold(const MemStats* stats, MemStatsSnapshot* out);
+
+#endif /* MEMSTRATEGY_SRC_MEMSTATS_INTERNAL_H_ */
