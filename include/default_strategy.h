@@ -66,6 +66,7 @@ typedef void (*StrategyErrorHandler)(const StrategyErrorInfo* info, void* user_d
 /* Options for create_default_strategy_with.  A zeroed config means the
  * defaults: malloc/free and the stderr error handler. */
 typedef struct DefaultStrategyConfig {
+    size_t memory_limit; /* 0: unlimited; otherwise current usage never exceeds it (see below) */
     StrategyBackendAllocate backend_allocate; /* NULL: malloc (then backend_free must be NULL) */
     StrategyBackendFree backend_free;         /* NULL: free */
     void* backend_context;                    /* passed to both backend functions */
@@ -78,7 +79,14 @@ typedef struct DefaultStrategyConfig {
  * ACTIVE. */
 DefaultStrategy* create_default_strategy(void);
 
-/* Creates a strategy with the given options (NULL: the defaults).  Returns
+/* Creates a strategy with the given options (NULL: the defaults).
+ * memory_limit: an allocation that would take current usage above it fails
+ * with STRATEGY_ERROR_LIMIT_EXCEEDED and changes nothing.  It is never
+ * exceeded, with any number of threads.  With one thread usage can reach it
+ * exactly; with several, an allocation can be refused while other threads
+ * hold unused reservations of at most 2 * memory_limit/256 bytes each (so with
+ * T threads allocations succeed at least up to limit * (1 - T/128); the cost
+ * of not sharing a counter; see memstats.h).  Returns
  * NULL if memory cannot be obtained or the config is inconsistent (exactly
  * one of backend_allocate and backend_free set). */
 DefaultStrategy* create_default_strategy_with(const DefaultStrategyConfig* config);
@@ -95,8 +103,9 @@ void destroy_default_strategy(DefaultStrategy* strategy);
 /* Allocates `size` bytes (1 .. STRATEGY_MAX_ALLOCATION), aligned to 16.
  * Returns NULL, changing no usage statistic, for an invalid size
  * (STRATEGY_ERROR_INVALID_SIZE), a status other than ACTIVE
- * (STRATEGY_ERROR_ILLEGAL_STATE), or a backend failure
- * (STRATEGY_ERROR_OUT_OF_MEMORY).  NULL base: returns NULL. */
+ * (STRATEGY_ERROR_ILLEGAL_STATE), a backend failure
+ * (STRATEGY_ERROR_OUT_OF_MEMORY), or the memory limit
+ * (STRATEGY_ERROR_LIMIT_EXCEEDED).  NULL base: returns NULL. */
 void* default_allocate(MemoryStrategy* base, size_t size);
 
 /* Frees a block allocated by this strategy, from any thread.  NULL ptr is a
@@ -131,8 +140,9 @@ size_t get_peak_usage(const DefaultStrategy* strategy);
 size_t get_total_allocated(const DefaultStrategy* strategy);
 size_t get_total_freed(const DefaultStrategy* strategy);
 
-/* 2 * MEMSTATS_BATCH_BYTES (128 KiB) per thread that has operated on the
- * strategy, or 0 while only one has.  0 for NULL. */
+/* 2 * MEMSTATS_BATCH_BYTES (128 KiB; 2 * memory_limit/256 if smaller) per
+ * thread that has operated on the strategy, or 0 while only one has.  0 for
+ * NULL. */
 size_t get_peak_overreport_bound(const DefaultStrategy* strategy);
 
 /* Successful allocations, successful deallocations, and their difference

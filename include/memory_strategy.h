@@ -68,6 +68,7 @@ typedef enum StrategyError {
     STRATEGY_ERROR_ILLEGAL_STATE,      /* the strategy's status forbids the operation */
     STRATEGY_ERROR_INVALID_POINTER,    /* not a live block of any strategy (foreign, interior, freed) */
     STRATEGY_ERROR_ILLEGAL_TRANSITION, /* a status change the transition table forbids */
+    STRATEGY_ERROR_LIMIT_EXCEEDED,     /* the allocation would take usage above the memory limit */
     STRATEGY_ERROR_LEAK,               /* blocks still allocated at destroy (a report, not a failure) */
     STRATEGY_ERROR_COUNT
 } StrategyError;

@@ -16,8 +16,10 @@
  *                   memstats_peak_overreport_bound() bytes.
  *   totals, counts  exact whenever no operation is in flight.
  * Reads are fresh: a read reflects every operation that happened-before it.
- * While operations run, a read is a fold of per-thread values that each
- * reflect some moment during the read.
+ * While operations run, a read folds per-thread values that each reflect some
+ * moment during the read: current then lies between the usage when the read
+ * began and the usage during the read plus the over-report bound, and never
+ * above a limit.
  *
  * Thread safety:
  *
@@ -39,7 +41,8 @@ extern "C" {
 #endif
 
 /* How far (in bytes) one thread's usage may move before it touches the
- * shared peak counter.  The peak's over-report bound is 2 * this per thread. */
+ * shared peak counter (the "batch").  The peak's over-report bound is 2 * the
+ * batch per thread.  Statistics with a limit use limit/256 if smaller. */
 #define MEMSTATS_BATCH_BYTES ((uint64_t)64 * 1024)
 
 typedef struct MemStats MemStats;
@@ -59,13 +62,22 @@ typedef struct MemStatsSnapshot {
 /* Creates empty statistics.  Returns NULL if memory cannot be obtained. */
 MemStats* memstats_create(void);
 
+/* Creates empty statistics whose current usage may never exceed
+ * `limit_bytes` (0: unlimited): memstats_record_allocation refuses, recording
+ * nothing, an allocation that would.  With one thread the usage can reach the
+ * limit exactly; with several, an allocation may be refused while other
+ * threads hold unused reservation: at most 2 * limit/256 each (so with T
+ * threads, allocations succeed at least up to limit * (1 - T/128)).
+ * Returns NULL if memory cannot be obtained. */
+MemStats* memstats_create_limited(uint64_t limit_bytes);
+
 /* Frees the statistics.  NULL is a no-op.  No other call may be running on
  * them, and none may start afterwards. */
 void memstats_destroy(MemStats* stats);
 
 /* Records an allocation of `bytes` (1 .. SIZE_MAX/4) by the calling thread.
- * Returns false, recording nothing, for NULL stats or a size outside that
- * range.  Release: a reader that sees the new totals sees everything the
+ * Returns false, recording nothing, for NULL stats, a size outside that range,
+ * or an allocation the limit refuses.  Release: a reader that sees the new totals sees everything the
  * caller did before. */
 bool memstats_record_allocation(MemStats* stats, size_t bytes);
 
@@ -85,8 +97,9 @@ uint64_t memstats_total_allocated(const MemStats* stats);
 uint64_t memstats_total_freed(const MemStats* stats);
 
 /* The most the peak may exceed the true high-water mark by:
- * 2 * MEMSTATS_BATCH_BYTES times the number of thread slots that have
- * recorded anything, or 0 while only one slot has.  0 for NULL. */
+ * 2 * batch (MEMSTATS_BATCH_BYTES, or limit/256 if smaller) times the number
+ * of thread slots that have recorded anything, or 0 while only one slot has.
+ * 0 for NULL. */
 uint64_t memstats_peak_overreport_bound(const MemStats* stats);
 
 /* Checks the statistics' internal invariants (intact structures, counters

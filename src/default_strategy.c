@@ -64,6 +64,21 @@ static MS_NOINLINE void* refuse_allocation(ms_default* s, StrategyError error, s
     return NULL;
 }
 
+static void backend_release(ms_default* s, ms_block_header* header) {
+    if (s->backend_free == NULL) {
+        free(header);
+    } else {
+        s->backend_free(s->backend_context, header);
+    }
+}
+
+/* The limit refused a block the backend already gave: hand it back. */
+static MS_NOINLINE void* refuse_over_limit(ms_default* s, ms_block_header* header, size_t size) {
+    header->check = 0;
+    backend_release(s, header);
+    return refuse_allocation(s, STRATEGY_ERROR_LIMIT_EXCEEDED, size);
+}
+
 /* ---- the hot path ------------------------------------------------------- */
 
 void* default_allocate(MemoryStrategy* base, size_t size) {
@@ -84,7 +99,7 @@ void* default_allocate(MemoryStrategy* base, size_t size) {
     void* block = header + 1;
     header->size = size;
     header->check = ms_block_check(block, size, s->secret);
-    ms_stats_on_alloc(&s->stats, size);
+    if (MS_UNLIKELY(!ms_stats_on_alloc(&s->stats, size))) return refuse_over_limit(s, header, size);
     return block;
 }
 
@@ -124,11 +139,7 @@ void default_deallocate(MemoryStrategy* base, void* ptr) {
         return;
     }
     header->check = 0; /* a second free of this block no longer matches */
-    if (s->backend_free == NULL) {
-        free(header);
-    } else {
-        s->backend_free(s->backend_context, header);
-    }
+    backend_release(s, header);
     ms_stats_on_free(&s->stats, size);
 }
 
@@ -190,7 +201,7 @@ DefaultStrategy* create_default_strategy_with(const DefaultStrategyConfig* confi
      * hand-off of the returned pointer. */
     memset(s, 0, sizeof *s);
     ms_state_tracker_init(&s->tracker);
-    ms_stats_init(&s->stats);
+    ms_stats_init(&s->stats, config->memory_limit);
     s->pub.base.allocate = default_allocate;
     s->pub.base.deallocate = default_deallocate;
     s->pub.base.get_status = default_get_status;

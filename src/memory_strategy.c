@@ -21,6 +21,7 @@ const char* strategy_error_name(StrategyError error) {
     case STRATEGY_ERROR_ILLEGAL_STATE: return "illegal state";
     case STRATEGY_ERROR_INVALID_POINTER: return "invalid pointer";
     case STRATEGY_ERROR_ILLEGAL_TRANSITION: return "illegal transition";
+    case STRATEGY_ERROR_LIMIT_EXCEEDED: return "limit exceeded";
     case STRATEGY_ERROR_LEAK: return "leak";
     case STRATEGY_ERROR_COUNT: break;
     }

@@ -6,11 +6,38 @@
 #include "memory_strategy.h"
 #include "memstats_internal.h"
 
-void ms_stats_init(MemStats* stats) {
+void ms_stats_init(MemStats* stats, uint64_t limit) {
     /* Not yet shared with other threads: whoever publishes `stats` orders
      * these stores before any other thread's access. */
     memset(stats, 0, sizeof *stats);
     stats->magic = MS_STATS_MAGIC;
+    stats->limit = limit;
+    stats->batch = ms_stats_batch_for(limit);
+}
+
+/* Adds up to `want` (at least `need`) to reserved_total without taking it
+ * above the limit.  Returns what was added, or -1 if even `need` does not
+ * fit.  Relaxed: reserved_total and reserved_peak are values; the
+ * modification order of each makes every total the exact sum of the deltas
+ * before it, and a reader that happens-after this operation sees at least
+ * this peak by coherence.  This update is the operation's linearisation point
+ * (UsageCounting.tla, action Reserve). */
+static int64_t add_reservation(MemStats* stats, int64_t need, int64_t want) {
+    int64_t total;
+    if (stats->limit == 0) {
+        total = ms_fetch_add_relaxed(&stats->reserved_total, want) + want;
+    } else {
+        int64_t limit = (int64_t)stats->limit;
+        int64_t seen = ms_load_relaxed(&stats->reserved_total);
+        do {
+            if (seen > limit || limit - seen < need) return -1;
+            if (limit - seen < want) want = limit - seen;
+        } while (!atomic_compare_exchange_weak_explicit(&stats->reserved_total, &seen, seen + want,
+                                                        memory_order_relaxed, memory_order_relaxed));
+        total = seen + want;
+    }
+    ms_max_relaxed_i64(&stats->reserved_peak, total);
+    return want;
 }
 
 void ms_stats_release_memory(MemStats* stats) {
@@ -49,48 +76,44 @@ ms_slot* ms_stats_slot_slow(MemStats* stats) {
     return &chunk->slots[index % MS_SLOTS_PER_CHUNK];
 }
 
-void ms_stats_reserve(MemStats* stats, ms_slot* slot, uint64_t net) {
-    uint64_t want = net + MEMSTATS_BATCH_BYTES;
-    int64_t delta = ms_diff(want, ms_load_relaxed(&slot->reserved));
-    /* Relaxed: reserved_total and reserved_peak are values; the modification
-     * order of each makes every total the exact sum of the deltas before it,
-     * and a reader that happens-after this operation sees at least this
-     * peak by coherence.  This update is the operation's linearisation point
-     * (UsageCounting.tla, action Reserve). */
-    int64_t total = ms_fetch_add_relaxed(&stats->reserved_total, delta) + delta;
-    ms_max_relaxed_i64(&stats->reserved_peak, total);
+bool ms_stats_reserve(MemStats* stats, ms_slot* slot, uint64_t net) {
+    uint64_t reserved = ms_load_relaxed(&slot->reserved);
+    int64_t need = ms_diff(net, reserved);
+    int64_t added = add_reservation(stats, need, need + (int64_t)stats->batch);
+    if (added < 0) return false;
     /* Owner-only; relaxed, ordered before the release of alloc_bytes. */
-    ms_store_relaxed(&slot->reserved, want);
+    ms_store_relaxed(&slot->reserved, reserved + (uint64_t)added);
+    return true;
 }
 
 void ms_stats_unreserve(MemStats* stats, ms_slot* slot, uint64_t net) {
-    uint64_t want = net + MEMSTATS_BATCH_BYTES;
+    uint64_t want = net + stats->batch;
     int64_t excess = ms_diff(ms_load_relaxed(&slot->reserved), want);
-    /* Relaxed: as in ms_stats_reserve; the linearisation point of this free
+    /* Relaxed: as in add_reservation; the linearisation point of this free
      * (UsageCounting.tla, action Unreserve). */
     ms_fetch_add_relaxed(&stats->reserved_total, -excess);
     ms_store_relaxed(&slot->reserved, want);
 }
 
-void ms_stats_record_shared(MemStats* stats, uint64_t bytes, bool is_free) {
+bool ms_stats_record_shared(MemStats* stats, uint64_t bytes, bool is_free) {
+    ms_slot* shared = &stats->overflow;
+    if (!is_free && add_reservation(stats, (int64_t)bytes, (int64_t)bytes) < 0) return false;
     /* Relaxed: readers load it after the byte counters below are released;
      * the fetch_adds carry the ordering. */
     ms_store_relaxed(&stats->overflow_used, 1u);
-    ms_slot* shared = &stats->overflow;
     if (is_free) {
-        /* Relaxed: a value (see ms_stats_reserve).  No slack: the shared
+        /* Relaxed: a value (see add_reservation).  No slack: the shared
          * total moves with every shared operation. */
         ms_fetch_add_relaxed(&stats->reserved_total, -(int64_t)bytes);
         /* Release: as ms_stats_on_free's stores. */
         ms_fetch_add_release(&shared->freed_bytes, bytes);
         ms_fetch_add_release(&shared->free_ops, 1);
     } else {
-        int64_t total = ms_fetch_add_relaxed(&stats->reserved_total, (int64_t)bytes) + (int64_t)bytes;
-        ms_max_relaxed_i64(&stats->reserved_peak, total);
         /* Release: as ms_stats_on_alloc's stores. */
         ms_fetch_add_release(&shared->alloc_bytes, bytes);
         ms_fetch_add_release(&shared->alloc_ops, 1);
     }
+    return true;
 }
 
 /* Visits the slots in use: every published chunk's slots, then the shared
@@ -133,7 +156,7 @@ void ms_stats_fold(const MemStats* stats, MemStatsSnapshot* out) {
             touched++;
         }
     });
-    /* Relaxed: values (see ms_stats_reserve). */
+    /* Relaxed: values (see add_reservation). */
     int64_t reserved_peak = ms_load_relaxed(&stats->reserved_peak);
     bool overflow = ms_load_relaxed(&stats->overflow_used) != 0;
     uint64_t peak = reserved_peak > 0 ? (uint64_t)reserved_peak : 0;
@@ -141,13 +164,25 @@ void ms_stats_fold(const MemStats* stats, MemStatsSnapshot* out) {
 
     out->total_freed_bytes = freed;
     out->total_allocated_bytes = alloc;
-    out->current_bytes = ms_diff(alloc, freed) > 0 ? alloc - freed : 0;
+    /* The fold reads frees before allocations, so while threads run it can
+     * count allocations made during the read without their frees.  The
+     * shared reserved_total is never below true usage and at most the
+     * documented slack above it: capping the fold by it keeps a concurrent
+     * read within that slack (and under the limit).  At quiescence the fold
+     * is exact and the cap changes nothing.  Relaxed: a value; any
+     * reservation covering an operation that happened-before this read is
+     * visible by coherence. */
+    int64_t reserved_total = ms_load_relaxed(&stats->reserved_total);
+    uint64_t current = ms_diff(alloc, freed) > 0 ? alloc - freed : 0;
+    if (reserved_total < 0) reserved_total = 0;
+    if (current > (uint64_t)reserved_total) current = (uint64_t)reserved_total;
+    out->current_bytes = current;
     out->allocations = allocs;
     out->deallocations = frees;
     out->live_blocks = ms_diff(allocs, frees) > 0 ? allocs - frees : 0;
     out->peak_bytes = peak;
     out->peak_overreport_bound =
-        (!overflow && touched <= 1) ? 0 : 2 * MEMSTATS_BATCH_BYTES * touched;
+        (!overflow && touched <= 1) ? 0 : 2 * stats->batch * touched;
 }
 
 bool ms_stats_validate(const MemStats* stats) {
@@ -192,12 +227,14 @@ bool ms_stats_validate(const MemStats* stats) {
 
 static bool valid_size(size_t bytes) { return bytes >= 1 && bytes <= STRATEGY_MAX_ALLOCATION; }
 
-MemStats* memstats_create(void) {
+MemStats* memstats_create_limited(uint64_t limit_bytes) {
     size_t size = (sizeof(MemStats) + MS_CACHE_LINE - 1) / MS_CACHE_LINE * MS_CACHE_LINE;
     MemStats* stats = aligned_alloc(MS_CACHE_LINE, size);
-    if (stats != NULL) ms_stats_init(stats);
+    if (stats != NULL) ms_stats_init(stats, limit_bytes);
     return stats;
 }
+
+MemStats* memstats_create(void) { return memstats_create_limited(0); }
 
 void memstats_destroy(MemStats* stats) {
     if (stats == NULL) return;
@@ -206,9 +243,7 @@ void memstats_destroy(MemStats* stats) {
 }
 
 bool memstats_record_allocation(MemStats* stats, size_t bytes) {
-    if (stats == NULL || !valid_size(bytes)) return false;
-    ms_stats_on_alloc(stats, bytes);
-    return true;
+    return stats != NULL && valid_size(bytes) && ms_stats_on_alloc(stats, bytes);
 }
 
 bool memstats_record_free(MemStats* stats, size_t bytes) {

@@ -9,7 +9,7 @@
  *  - A slot keeps cumulative alloc/free bytes and operation counts, the high
  *    water mark of its own net usage (local_peak), and `reserved`: how many
  *    bytes it has added to the shared `reserved_total`.
- *  - Invariant kept by every operation: net <= reserved <= net + 2*BATCH,
+ *  - Invariant kept by every operation: net <= reserved <= net + 2*batch,
  *    where net = alloc_bytes - freed_bytes of that slot.  An operation that
  *    would break it first moves reserved_total (and raises reserved_peak),
  *    then stores its slot: the shared update is the operation's
@@ -18,6 +18,13 @@
  *  - peak = min(reserved_peak, sum of local_peak): both are upper bounds; the
  *    second is exact when a single slot did everything, the first is within
  *    2*BATCH per slot of the truth.
+ *  - A limit (0: none) is enforced on reserved_total: a reservation that
+ *    would take it above the limit asks for less slack, then for none, then
+ *    fails, and the allocation is refused.  Since current usage never
+ *    exceeds reserved_total, it never exceeds the limit; with one thread
+ *    (no one else holds slack) usage can reach the limit exactly.  Under a
+ *    limit the batch shrinks to limit/256, so idle threads cannot hold much
+ *    of the budget.
  *  - Threads beyond MS_MAX_THREADS share `overflow` with read-modify-writes
  *    and go straight to reserved_total (no slack), which disables the
  *    local-peak bound.
@@ -55,6 +62,8 @@ typedef struct ms_slot_chunk {
 
 struct MemStats {
     uint64_t magic;
+    uint64_t limit; /* 0: unlimited; fixed at creation */
+    uint64_t batch; /* slack a slot reserves ahead; see ms_stats_batch_for */
     /* Chunk c holds the slots of thread indices c*64 .. c*64+63.  Published
      * once by CAS (release), read with acquire. */
     _Atomic(ms_slot_chunk*) chunks[MS_CHUNKS];
@@ -67,16 +76,21 @@ struct MemStats {
     ms_slot overflow;
 };
 
+/* The batch for a limit: MEMSTATS_BATCH_BYTES, or limit/256 if smaller. */
+static inline uint64_t ms_stats_batch_for(uint64_t limit) {
+    return (limit != 0 && limit / 256 < MEMSTATS_BATCH_BYTES) ? limit / 256 : MEMSTATS_BATCH_BYTES;
+}
+
 /* Initialises embedded statistics.  Not yet shared: plain stores suffice. */
-void ms_stats_init(MemStats* stats);
+void ms_stats_init(MemStats* stats, uint64_t limit);
 /* Frees the chunks of embedded statistics. */
 void ms_stats_release_memory(MemStats* stats);
 
 /* Slow paths (out of line). */
 ms_slot* ms_stats_slot_slow(MemStats* stats);
-void ms_stats_reserve(MemStats* stats, ms_slot* slot, uint64_t net);
+bool ms_stats_reserve(MemStats* stats, ms_slot* slot, uint64_t net);
 void ms_stats_unreserve(MemStats* stats, ms_slot* slot, uint64_t net);
-void ms_stats_record_shared(MemStats* stats, uint64_t bytes, bool is_free);
+bool ms_stats_record_shared(MemStats* stats, uint64_t bytes, bool is_free);
 
 /* Returns the calling thread's slot, or NULL when it must use the shared
  * overflow path.  Acquire on the chunk pointer pairs with the release CAS
@@ -94,20 +108,19 @@ static inline ms_slot* ms_stats_slot(MemStats* stats) {
 /* Signed view of the difference of two wrapping counters. */
 static inline int64_t ms_diff(uint64_t a, uint64_t b) { return (int64_t)(a - b); }
 
-/* Records an allocation of `bytes` in the calling thread's slot. */
-static inline void ms_stats_on_alloc(MemStats* stats, uint64_t bytes) {
+/* Records an allocation of `bytes` in the calling thread's slot.  Returns
+ * false, recording nothing, if it would take usage above the limit. */
+static inline bool ms_stats_on_alloc(MemStats* stats, uint64_t bytes) {
     ms_slot* slot = ms_stats_slot(stats);
-    if (MS_UNLIKELY(slot == NULL)) {
-        ms_stats_record_shared(stats, bytes, false);
-        return;
-    }
+    if (MS_UNLIKELY(slot == NULL)) return ms_stats_record_shared(stats, bytes, false);
     /* Owner-only fields: relaxed loads read this thread's own last stores
      * (or, after an index handoff, the previous owner's, ordered by the
      * registry's release/acquire). */
     uint64_t alloc = ms_load_relaxed(&slot->alloc_bytes) + bytes;
     uint64_t net = alloc - ms_load_relaxed(&slot->freed_bytes);
-    if (MS_UNLIKELY(ms_diff(net, ms_load_relaxed(&slot->reserved)) > 0)) {
-        ms_stats_reserve(stats, slot, net);
+    if (MS_UNLIKELY(ms_diff(net, ms_load_relaxed(&slot->reserved)) > 0) &&
+        !ms_stats_reserve(stats, slot, net)) {
+        return false;
     }
     if (ms_diff(net, ms_load_relaxed(&slot->local_peak)) > 0) {
         /* Relaxed: ordered before the release store of alloc_ops below. */
@@ -120,20 +133,20 @@ static inline void ms_stats_on_alloc(MemStats* stats, uint64_t bytes) {
      * ahead of its bytes. */
     ms_store_release(&slot->alloc_bytes, alloc);
     ms_store_release(&slot->alloc_ops, ms_load_relaxed(&slot->alloc_ops) + 1);
+    return true;
 }
 
 /* Records a free of `bytes` in the calling thread's slot. */
 static inline void ms_stats_on_free(MemStats* stats, uint64_t bytes) {
     ms_slot* slot = ms_stats_slot(stats);
     if (MS_UNLIKELY(slot == NULL)) {
-        ms_stats_record_shared(stats, bytes, true);
+        (void)ms_stats_record_shared(stats, bytes, true);
         return;
     }
     /* Owner-only fields: relaxed loads read this thread's own stores. */
     uint64_t freed = ms_load_relaxed(&slot->freed_bytes) + bytes;
     uint64_t net = ms_load_relaxed(&slot->alloc_bytes) - freed;
-    if (MS_UNLIKELY(ms_diff(ms_load_relaxed(&slot->reserved), net) >
-                    (int64_t)(2 * MEMSTATS_BATCH_BYTES))) {
+    if (MS_UNLIKELY(ms_diff(ms_load_relaxed(&slot->reserved), net) > (int64_t)(2 * stats->batch))) {
         ms_stats_unreserve(stats, slot, net);
     }
     /* Release on bytes: a reader that acquires these freed bytes also sees
