@@ -1,5 +1,6 @@
 /* The demo: a multi-threaded workload through one strategy, with live usage
  * printed while it runs and a final report. */
+#define _POSIX_C_SOURCE 200809L /* nanosleep */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
