@@ -140,6 +140,11 @@ size_t get_peak_usage(const DefaultStrategy* strategy);
 size_t get_total_allocated(const DefaultStrategy* strategy);
 size_t get_total_freed(const DefaultStrategy* strategy);
 
+/* Restarts the peak from the current usage (the peak then reports the high
+ * water mark since this call, with the same guarantees).  May run while other
+ * threads operate.  NULL is a no-op. */
+void reset_peak_usage(DefaultStrategy* strategy);
+
 /* 2 * MEMSTATS_BATCH_BYTES (128 KiB; 2 * memory_limit/256 if smaller) per
  * thread that has operated on the strategy, or 0 while only one has.  0 for
  * NULL. */

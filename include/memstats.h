@@ -90,6 +90,11 @@ bool memstats_record_free(MemStats* stats, size_t bytes);
  * NULL arguments. */
 bool memstats_snapshot(const MemStats* stats, MemStatsSnapshot* out);
 
+/* Restarts the peak from the current usage: afterwards the peak is the high
+ * water mark since the reset (same guarantees as before).  May run
+ * concurrently with recording and reads; NULL is a no-op. */
+void memstats_reset_peak(MemStats* stats);
+
 /* Single figures; each returns 0 for NULL. */
 uint64_t memstats_current(const MemStats* stats);
 uint64_t memstats_peak(const MemStats* stats);

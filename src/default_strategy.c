@@ -265,6 +265,10 @@ MS_STRATEGY_FIGURE(uint64_t, get_allocation_count, allocations)
 MS_STRATEGY_FIGURE(uint64_t, get_deallocation_count, deallocations)
 MS_STRATEGY_FIGURE(uint64_t, get_live_blocks, live_blocks)
 
+void reset_peak_usage(DefaultStrategy* strategy) {
+    if (strategy != NULL) ms_stats_reset_peak(&ms_default_of(&strategy->base)->stats);
+}
+
 uint64_t get_error_count(const DefaultStrategy* strategy, StrategyError kind) {
     if (strategy == NULL || (unsigned)kind >= STRATEGY_ERROR_COUNT) return 0;
     /* Relaxed: a statistic read on its own. */

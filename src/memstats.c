@@ -95,6 +95,24 @@ void ms_stats_unreserve(MemStats* stats, ms_slot* slot, uint64_t net) {
     ms_store_relaxed(&slot->reserved, want);
 }
 
+void ms_stats_restart_local_peak(ms_slot* slot, uint64_t epoch, uint64_t net_before) {
+    /* Owner-only; relaxed, ordered before the operation's release stores. */
+    ms_store_relaxed(&slot->local_peak, net_before);
+    ms_store_relaxed(&slot->epoch, epoch);
+}
+
+void ms_stats_reset_peak(MemStats* stats) {
+    /* Relaxed throughout: all three are values (see add_reservation).  A
+     * reservation racing with the reset may raise reserved_peak just before
+     * the store below overwrites it; the second maximum puts back whatever
+     * of it is still reserved, and what was released meanwhile belongs to
+     * operations that linearised before the reset. */
+    int64_t total = ms_load_relaxed(&stats->reserved_total);
+    ms_fetch_add_relaxed(&stats->peak_epoch, 1);
+    ms_store_relaxed(&stats->reserved_peak, total);
+    ms_max_relaxed_i64(&stats->reserved_peak, ms_load_relaxed(&stats->reserved_total));
+}
+
 bool ms_stats_record_shared(MemStats* stats, uint64_t bytes, bool is_free) {
     ms_slot* shared = &stats->overflow;
     if (!is_free && add_reservation(stats, (int64_t)bytes, (int64_t)bytes) < 0) return false;
@@ -145,13 +163,23 @@ void ms_stats_fold(const MemStats* stats, MemStatsSnapshot* out) {
         frees += ms_load_acquire(&slot->free_ops);
     });
     /* Pass 2, allocations.  Acquire on alloc_bytes pairs with the release in
-     * ms_stats_on_alloc, so the local peak loaded after it covers it. */
+     * ms_stats_on_alloc, so the local peak loaded after it covers it.
+     * Relaxed on the epochs: values (see ms_stats_check_epoch). */
+    uint64_t epoch = ms_load_relaxed(&stats->peak_epoch);
     MS_FOR_EACH_SLOT(stats, slot, {
         uint64_t ops = ms_load_acquire(&slot->alloc_ops);
-        alloc += ms_load_acquire(&slot->alloc_bytes);
+        uint64_t slot_alloc = ms_load_acquire(&slot->alloc_bytes);
+        alloc += slot_alloc;
         allocs += ops;
-        /* Relaxed: stored before alloc_bytes' release, loaded after its acquire. */
-        local_peaks += ms_load_relaxed(&slot->local_peak);
+        if (ms_load_relaxed(&slot->epoch) == epoch) {
+            /* Relaxed: stored before alloc_bytes' release, loaded after its acquire. */
+            local_peaks += ms_load_relaxed(&slot->local_peak);
+        } else {
+            /* No operation since the reset: its usage has not moved, so its
+             * net (even a negative one, frees of others' blocks) is exact
+             * for every moment since. */
+            local_peaks += slot_alloc - ms_load_acquire(&slot->freed_bytes);
+        }
         if (slot != &stats->overflow && (ops != 0 || ms_load_relaxed(&slot->free_ops) != 0)) {
             touched++;
         }
@@ -160,7 +188,9 @@ void ms_stats_fold(const MemStats* stats, MemStatsSnapshot* out) {
     int64_t reserved_peak = ms_load_relaxed(&stats->reserved_peak);
     bool overflow = ms_load_relaxed(&stats->overflow_used) != 0;
     uint64_t peak = reserved_peak > 0 ? (uint64_t)reserved_peak : 0;
-    if (!overflow && local_peaks < peak) peak = local_peaks;
+    /* The local peaks add up as signed values (a slot that freed others'
+     * blocks contributes a negative high-water mark). */
+    if (!overflow && ms_diff(local_peaks, peak) < 0) peak = ms_diff(local_peaks, 0) > 0 ? local_peaks : 0;
 
     out->total_freed_bytes = freed;
     out->total_allocated_bytes = alloc;
@@ -268,5 +298,9 @@ MS_FIGURE(memstats_peak, peak_bytes)
 MS_FIGURE(memstats_total_allocated, total_allocated_bytes)
 MS_FIGURE(memstats_total_freed, total_freed_bytes)
 MS_FIGURE(memstats_peak_overreport_bound, peak_overreport_bound)
+
+void memstats_reset_peak(MemStats* stats) {
+    if (stats != NULL) ms_stats_reset_peak(stats);
+}
 
 bool memstats_validate(const MemStats* stats) { return stats != NULL && ms_stats_validate(stats); }

@@ -15,6 +15,10 @@
  *    then stores its slot: the shared update is the operation's
  *    linearisation point, so reserved_total >= true current usage at every
  *    moment and reserved_peak >= the true high-water mark.
+ *  - Resetting the peak bumps peak_epoch and restarts reserved_peak from
+ *    reserved_total.  A slot whose epoch is behind restarts its local peak
+ *    from its net usage at its next operation; until then a reader counts
+ *    its current net usage instead (it has not moved since the reset).
  *  - peak = min(reserved_peak, sum of local_peak): both are upper bounds; the
  *    second is exact when a single slot did everything, the first is within
  *    2*BATCH per slot of the truth.
@@ -50,8 +54,9 @@ typedef struct ms_slot {
     _Atomic uint64_t freed_bytes;
     _Atomic uint64_t alloc_ops;
     _Atomic uint64_t free_ops;
-    _Atomic uint64_t local_peak; /* max over time of (alloc_bytes - freed_bytes), >= 0 */
+    _Atomic uint64_t local_peak; /* max of net (two's complement) since `epoch` began */
     _Atomic uint64_t reserved;   /* this slot's share of reserved_total (two's complement) */
+    _Atomic uint64_t epoch;      /* the peak_epoch local_peak belongs to */
 } ms_slot;
 
 typedef struct ms_slot_chunk {
@@ -64,6 +69,7 @@ struct MemStats {
     uint64_t magic;
     uint64_t limit; /* 0: unlimited; fixed at creation */
     uint64_t batch; /* slack a slot reserves ahead; see ms_stats_batch_for */
+    _Atomic uint64_t peak_epoch; /* bumped by ms_stats_reset_peak */
     /* Chunk c holds the slots of thread indices c*64 .. c*64+63.  Published
      * once by CAS (release), read with acquire. */
     _Atomic(ms_slot_chunk*) chunks[MS_CHUNKS];
@@ -90,6 +96,18 @@ void ms_stats_release_memory(MemStats* stats);
 ms_slot* ms_stats_slot_slow(MemStats* stats);
 bool ms_stats_reserve(MemStats* stats, ms_slot* slot, uint64_t net);
 void ms_stats_unreserve(MemStats* stats, ms_slot* slot, uint64_t net);
+void ms_stats_restart_local_peak(ms_slot* slot, uint64_t epoch, uint64_t net_before);
+void ms_stats_reset_peak(MemStats* stats);
+
+/* The epoch check both fast paths make.  Relaxed: peak_epoch is a value; an
+ * operation that reads the old one linearises before the reset (the reader
+ * then counts this slot's current usage, see ms_stats_fold). */
+static inline void ms_stats_check_epoch(const MemStats* stats, ms_slot* slot, uint64_t net_before) {
+    uint64_t epoch = ms_load_relaxed(&stats->peak_epoch);
+    if (MS_UNLIKELY(ms_load_relaxed(&slot->epoch) != epoch)) {
+        ms_stats_restart_local_peak(slot, epoch, net_before);
+    }
+}
 bool ms_stats_record_shared(MemStats* stats, uint64_t bytes, bool is_free);
 
 /* Returns the calling thread's slot, or NULL when it must use the shared
@@ -118,6 +136,7 @@ static inline bool ms_stats_on_alloc(MemStats* stats, uint64_t bytes) {
      * registry's release/acquire). */
     uint64_t alloc = ms_load_relaxed(&slot->alloc_bytes) + bytes;
     uint64_t net = alloc - ms_load_relaxed(&slot->freed_bytes);
+    ms_stats_check_epoch(stats, slot, net - bytes);
     if (MS_UNLIKELY(ms_diff(net, ms_load_relaxed(&slot->reserved)) > 0) &&
         !ms_stats_reserve(stats, slot, net)) {
         return false;
@@ -146,6 +165,7 @@ static inline void ms_stats_on_free(MemStats* stats, uint64_t bytes) {
     /* Owner-only fields: relaxed loads read this thread's own stores. */
     uint64_t freed = ms_load_relaxed(&slot->freed_bytes) + bytes;
     uint64_t net = ms_load_relaxed(&slot->alloc_bytes) - freed;
+    ms_stats_check_epoch(stats, slot, net + bytes);
     if (MS_UNLIKELY(ms_diff(ms_load_relaxed(&slot->reserved), net) > (int64_t)(2 * stats->batch))) {
         ms_stats_unreserve(stats, slot, net);
     }
