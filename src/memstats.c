@@ -9,10 +9,14 @@
 void ms_stats_init(MemStats* stats, uint64_t limit) {
     /* Not yet shared with other threads: whoever publishes `stats` orders
      * these stores before any other thread's access. */
+    static _Atomic uint64_t last_id;
     memset(stats, 0, sizeof *stats);
     stats->magic = MS_STATS_MAGIC;
+    /* Relaxed: only uniqueness matters. */
+    stats->id = ms_fetch_add_relaxed(&last_id, 1) + 1;
     stats->limit = limit;
     stats->batch = ms_stats_batch_for(limit);
+    stats->slack_max = 2 * stats->batch;
 }
 
 /* Adds up to `want` (at least `need`) to reserved_total without taking it
@@ -51,6 +55,13 @@ void ms_stats_release_memory(MemStats* stats) {
 }
 
 ms_slot* ms_stats_slot_slow(MemStats* stats) {
+    ms_slot_cache_entry* cache = ms_tl_slot_cache;
+    if (cache[1].owner_id == stats->id) { /* the other recently used strategy */
+        ms_slot_cache_entry hit = cache[1];
+        cache[1] = cache[0];
+        cache[0] = hit;
+        return (ms_slot*)hit.slot;
+    }
     uint32_t index = ms_thread_index();
     if (index >= MS_MAX_THREADS) return NULL;
     _Atomic(ms_slot_chunk*)* cell = &stats->chunks[index / MS_SLOTS_PER_CHUNK];
@@ -73,7 +84,10 @@ ms_slot* ms_stats_slot_slow(MemStats* stats) {
             chunk = expected;
         }
     }
-    return &chunk->slots[index % MS_SLOTS_PER_CHUNK];
+    ms_slot* slot = &chunk->slots[index % MS_SLOTS_PER_CHUNK];
+    cache[1] = cache[0];
+    cache[0] = (ms_slot_cache_entry){stats->id, slot};
+    return slot;
 }
 
 bool ms_stats_reserve(MemStats* stats, ms_slot* slot, uint64_t net) {

@@ -67,8 +67,10 @@ typedef struct ms_slot_chunk {
 
 struct MemStats {
     uint64_t magic;
+    uint64_t id;    /* unique, never 0: the key of the per-thread slot cache */
     uint64_t limit; /* 0: unlimited; fixed at creation */
     uint64_t batch; /* slack a slot reserves ahead; see ms_stats_batch_for */
+    uint64_t slack_max; /* 2 * batch: a free above this much slack unreserves */
     _Atomic uint64_t peak_epoch; /* bumped by ms_stats_reset_peak */
     /* Chunk c holds the slots of thread indices c*64 .. c*64+63.  Published
      * once by CAS (release), read with acquire. */
@@ -111,15 +113,11 @@ static inline void ms_stats_check_epoch(const MemStats* stats, ms_slot* slot, ui
 bool ms_stats_record_shared(MemStats* stats, uint64_t bytes, bool is_free);
 
 /* Returns the calling thread's slot, or NULL when it must use the shared
- * overflow path.  Acquire on the chunk pointer pairs with the release CAS
- * that published it in ms_stats_slot_slow, so the chunk's zeroed contents are
- * visible. */
+ * overflow path.  The common case is one thread-local comparison: the slot
+ * cache (thread_registry.h) was filled by ms_stats_slot_slow, which acquired
+ * the chunk's publication, on this same thread. */
 static inline ms_slot* ms_stats_slot(MemStats* stats) {
-    uint32_t index = ms_tl_thread_index;
-    if (MS_LIKELY(index < MS_MAX_THREADS)) {
-        ms_slot_chunk* chunk = ms_load_acquire(&stats->chunks[index / MS_SLOTS_PER_CHUNK]);
-        if (MS_LIKELY(chunk != NULL)) return &chunk->slots[index % MS_SLOTS_PER_CHUNK];
-    }
+    if (MS_LIKELY(ms_tl_slot_cache[0].owner_id == stats->id)) return (ms_slot*)ms_tl_slot_cache[0].slot;
     return ms_stats_slot_slow(stats);
 }
 
@@ -166,7 +164,7 @@ static inline void ms_stats_on_free(MemStats* stats, uint64_t bytes) {
     uint64_t freed = ms_load_relaxed(&slot->freed_bytes) + bytes;
     uint64_t net = ms_load_relaxed(&slot->alloc_bytes) - freed;
     ms_stats_check_epoch(stats, slot, net + bytes);
-    if (MS_UNLIKELY(ms_diff(ms_load_relaxed(&slot->reserved), net) > (int64_t)(2 * stats->batch))) {
+    if (MS_UNLIKELY(ms_diff(ms_load_relaxed(&slot->reserved), net) > (int64_t)stats->slack_max)) {
         ms_stats_unreserve(stats, slot, net);
     }
     /* Release on bytes: a reader that acquires these freed bytes also sees

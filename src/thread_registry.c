@@ -4,11 +4,13 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #define WORD_BITS 64u
 #define WORDS (MS_MAX_THREADS / WORD_BITS)
 
 _Thread_local uint32_t ms_tl_thread_index MS_INITIAL_EXEC_TLS = MS_NO_INDEX;
+_Thread_local ms_slot_cache_entry ms_tl_slot_cache[2] MS_INITIAL_EXEC_TLS;
 
 /* Bit i set: index i is held by a live thread. */
 static _Atomic uint64_t g_claimed[WORDS];
@@ -27,6 +29,7 @@ static void on_thread_exit(void* value) {
     (void)value;
     uint32_t index = ms_tl_thread_index;
     ms_tl_thread_index = MS_NO_INDEX;
+    memset(ms_tl_slot_cache, 0, sizeof ms_tl_slot_cache);
     if (index < MS_MAX_THREADS) release_index(index);
 }
 

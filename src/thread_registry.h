@@ -26,6 +26,18 @@
  * thread-local: only its own thread reads or writes it. */
 extern _Thread_local uint32_t ms_tl_thread_index MS_INITIAL_EXEC_TLS;
 
+/* The calling thread's two most recently used statistics slots, keyed by the
+ * statistics' unique id (never 0, never reused, so an entry of destroyed
+ * statistics can never match).  A plain thread-local: only its own thread
+ * reads or writes it.  Cleared whenever the thread's index is released, so a
+ * slot is never written through a stale entry after another thread took the
+ * index over. */
+typedef struct ms_slot_cache_entry {
+    uint64_t owner_id;
+    void* slot;
+} ms_slot_cache_entry;
+extern _Thread_local ms_slot_cache_entry ms_tl_slot_cache[2] MS_INITIAL_EXEC_TLS;
+
 /* Claims an index for the calling thread (or MS_OVERFLOW_INDEX) and caches
  * it in ms_tl_thread_index.  The claim's CAS is acq_rel: it acquires the
  * release of the previous owner's exit, so the previous owner's last slot
