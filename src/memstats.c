@@ -28,7 +28,9 @@ void ms_stats_init(MemStats* stats, uint64_t limit) {
  * (UsageCounting.tla, action Reserve). */
 static int64_t add_reservation(MemStats* stats, int64_t need, int64_t want) {
     int64_t total;
-    if (stats->limit == 0) {
+    /* A limit above INT64_MAX cannot be reached (reserved_total is signed)
+     * and would turn negative in the signed comparison below: no limit. */
+    if (stats->limit == 0 || stats->limit > (uint64_t)INT64_MAX) {
         total = ms_fetch_add_relaxed(&stats->reserved_total, want) + want;
     } else {
         int64_t limit = (int64_t)stats->limit;
