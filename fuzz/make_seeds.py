@@ -1,0 +1,210 @@
+#!/usr/bin/env python3
+"""Writes the hand-made seed inputs of the fuzz targets.
+
+    fuzz/make_seeds.py            (re)writes fuzz/corpus/<target>/seed-*
+
+Each seed is a short operation sequence in the target's input format (see
+the comment at the top of fuzz/<target>.c) that reaches one behaviour on
+purpose: the size boundaries, each misuse, the memory limit, the status
+table, several threads handing blocks to each other.  Inputs the fuzzer
+finds later (tools/fuzz merges them in) sit beside these under hash names.
+"""
+
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def u16(v):
+    return struct.pack("<H", v & 0xFFFF)
+
+
+def u64(v):
+    return struct.pack("<Q", v & 0xFFFFFFFFFFFFFFFF)
+
+
+def s8(v):
+    return struct.pack("<b", v)
+
+
+# ---- ops ------------------------------------------------------------------
+# Opcodes (enum Op in ops.c) and size kinds (decode_size).
+(ALLOC, FREE, FREE_NULL, VALIDATE, STATUS, READ, FREE_STACK, FREE_INTERIOR,
+ DOUBLE_FREE, SMASH, OTHER, FAIL_NEXT, DEGRADE, RESET_PEAK) = range(14)
+
+
+def small(n):          # kind 12: 1 + u16 % 4096
+    return bytes([ALLOC, 12]) + u16(n - 1)
+
+
+def size_kind(kind, *arg):
+    return bytes([ALLOC, kind]) + b"".join(arg)
+
+
+def reads():
+    """Every read, then the error count of every kind (and two beyond)."""
+    return (b"".join(bytes([READ, sel, 0]) for sel in range(12)) +
+            b"".join(bytes([READ, 9, kind]) for kind in range(12)))
+
+
+def ops_seeds():
+    leak, no_flags = 1, 0
+    limit_tiny = 1 << 1      # decode_limit case 1: 1 + u16
+    limit_cap = 2 << 1       # case 2: 64 KiB - 128 + u8
+    limit_raw = 5 << 1       # case 5: raw u64
+    return {
+        "basic": bytes([no_flags]) + small(100) + small(200) + reads() +
+        bytes([FREE, 0, VALIDATE, STATUS]) + small(1) + bytes([FREE, 1, FREE, 0]) + reads(),
+        "size_boundaries": bytes([no_flags]) + size_kind(0) + size_kind(1) + size_kind(2) +
+        size_kind(3) + size_kind(4) + size_kind(5, b"\x05") + size_kind(6, b"\x05") +
+        size_kind(7, b"\x03") + size_kind(9, b"\x3f") + size_kind(10, u64(2**62)) +
+        size_kind(10, u64(2**62 - 1)) + reads(),
+        "backend_cap": bytes([no_flags]) + size_kind(8, b"\x7f") + size_kind(8, b"\x80") +
+        size_kind(8, b"\x81") + size_kind(11, u16(0xffff)) + bytes([FREE, 0, FREE, 0]),
+        "misuse": bytes([no_flags]) + small(64) + small(4000) +
+        bytes([FREE_STACK]) + bytes(16) + b"\x00" +
+        bytes([FREE_STACK]) + bytes(range(16)) + b"\x03" +
+        bytes([FREE_INTERIOR, 1]) + u16(15) +
+        bytes([FREE_INTERIOR, 1]) + u16(0) +
+        bytes([FREE_INTERIOR, 0]) + u16(7) +
+        bytes([SMASH, 0, 3, 0x40, SMASH, 1, 12, 0xff]) +
+        bytes([FREE, 0, DOUBLE_FREE, 0, FREE, 0, DOUBLE_FREE, 1, DOUBLE_FREE, 0]),
+        "other_strategy": bytes([no_flags]) + small(32) +
+        bytes([OTHER, 0, 40, OTHER, 0, 80, OTHER, 2, 0, OTHER, 3, 0, OTHER, 1, 0,
+               OTHER, 2, 0, FREE, 0, OTHER, 1, 0]),
+        "fail_next": bytes([no_flags, FAIL_NEXT]) + small(10) + small(10) +
+        bytes([FAIL_NEXT]) + size_kind(0) + small(20) + bytes([FAIL_NEXT, OTHER, 0, 1]) + small(30),
+        "degrade": bytes([no_flags]) + small(48) +
+        b"".join(bytes([DEGRADE, k]) for k in range(7)) + small(16) + size_kind(0) +
+        bytes([FREE, 0, VALIDATE, STATUS, DEGRADE, 5]),
+        "degrade_empty": bytes([no_flags]) + b"".join(bytes([DEGRADE, k]) for k in range(7)),
+        "leak_at_destroy": bytes([leak]) + small(100) + small(500) + small(7),
+        "limit_tiny": bytes([limit_tiny]) + u16(999) + small(600) + small(400) + small(1) +
+        bytes([FREE, 0]) + small(1) + bytes([RESET_PEAK]) + reads(),
+        "limit_cap": bytes([limit_cap, 0x80]) + size_kind(8, b"\x80") + small(1) +
+        bytes([FREE, 0]) + size_kind(8, b"\x81") + size_kind(8, b"\x7f") + small(200),
+        "limit_huge": bytes([limit_raw]) + u64(2**64 - 1) + small(4096) + size_kind(2) +
+        bytes([FREE, 0]),
+        "reset_peak": bytes([no_flags]) + small(3000) + small(1000) + bytes([FREE, 0, RESET_PEAK]) +
+        bytes([READ, 1, 0]) + small(10) + bytes([READ, 1, 0, FREE, 0, FREE, 0, RESET_PEAK, READ, 1, 0]),
+    }
+
+
+# ---- size_limit -------------------------------------------------------------
+S_ALLOC, S_FREE, M_ALLOC, M_FREE, M_RESET = range(5)
+(B_ZERO, B_ONE, B_MAX, B_HALF, B_SIZE_MAX, B_CAP, B_2_32, B_ROOM, B_CURRENT, B_RAW,
+ B_LIMIT, B_SMALL) = range(12)
+
+
+def near(op, base, offsets=(-1, 0, 1)):
+    return b"".join(bytes([op, base]) + s8(k) for k in offsets)
+
+
+def limit(kind, offset=0, extra=b""):
+    return bytes([kind]) + s8(offset) + extra
+
+
+def size_limit_seeds():
+    none = limit(0)
+    every_base = b"".join(near(op, b) for op in (S_ALLOC, M_ALLOC, M_FREE)
+                          for b in (B_ZERO, B_ONE, B_MAX, B_HALF, B_SIZE_MAX, B_CAP, B_2_32))
+    return {
+        "all_boundaries_unlimited": none + none + every_base,
+        "strategy_limit_at_cap": limit(1, 0) + none +
+        near(S_ALLOC, B_CAP, (0,)) + near(S_ALLOC, B_ROOM, (1, 0)) + bytes([S_FREE, 0]) +
+        near(S_ALLOC, B_ROOM, (0,)) + near(S_ALLOC, B_LIMIT, (0, 1)),
+        "strategy_limit_small": limit(7, 0, u16(100)) + none +
+        near(S_ALLOC, B_ROOM, (1, 0, 0, -1)) + bytes([S_FREE, 0, S_FREE, 1]) +
+        near(S_ALLOC, B_SMALL, (50,)) + near(S_ALLOC, B_ROOM, (0,)),
+        "memstats_max_twice": none + none + near(M_ALLOC, B_MAX, (0, 0, 0, 1)) +
+        near(M_FREE, B_ONE, (0,)) + near(M_ALLOC, B_MAX, (0,)) + bytes([M_RESET]) +
+        near(M_FREE, B_MAX, (0, 1)),
+        "memstats_limit_max": none + limit(2, 0) + near(M_ALLOC, B_MAX, (0, 0)) +
+        near(M_ALLOC, B_ONE, (0,)) + near(M_FREE, B_SMALL, (3,)) + near(M_ALLOC, B_ROOM, (0, 1)),
+        "memstats_limit_int64_max": none + limit(3, 0) +
+        near(M_ALLOC, B_MAX, (0, 0, 0)) + near(M_ALLOC, B_ROOM, (0, 1, -1)) + bytes([M_RESET]) +
+        near(M_FREE, B_ONE, (0,)) + near(M_ALLOC, B_ROOM, (0,)),
+        "limits_above_int64": limit(3, 1) + limit(6, 0) + near(S_ALLOC, B_SMALL, (10,)) +
+        near(M_ALLOC, B_MAX, (0, 0)) + near(S_ALLOC, B_ROOM, (0,)),
+        "limit_batch_one": limit(5, 0) + limit(5, -1) + near(S_ALLOC, B_SMALL, (100, 100, 50)) +
+        near(S_ALLOC, B_ROOM, (0, 1)) + near(M_ALLOC, B_ROOM, (0, 1)) + near(M_FREE, B_SMALL, (0,)),
+        "raw_sizes": none + none + bytes([S_ALLOC, B_RAW]) + s8(0) + u64(0) +
+        bytes([S_ALLOC, B_RAW]) + s8(0) + u64(2**62) + bytes([M_ALLOC, B_RAW]) + s8(0) + u64(2**62 - 1) +
+        bytes([M_FREE, B_RAW]) + s8(0) + u64(2**64 - 1),
+        "current_based": limit(7, 0, u16(5000)) + limit(7, 0, u16(5000)) +
+        near(S_ALLOC, B_SMALL, (100,)) + near(S_ALLOC, B_CURRENT, (0, 1)) +
+        near(M_ALLOC, B_SMALL, (100,)) + near(M_ALLOC, B_CURRENT, (0, -1)) + near(M_FREE, B_CURRENT, (0,)),
+    }
+
+
+# ---- status -----------------------------------------------------------------
+TRANSITION, FROM_CURRENT, NULL_TRACKER, QUERIES, RESTART = range(5)
+INIT, ACTIVE, DEGRADED, SHUTTING, DESTROYED, INVALID = range(6)
+
+
+def st(op, frm, to, tracker=0):
+    return bytes([op | (tracker << 4), frm, to])
+
+
+def status_seeds():
+    return {
+        "lifecycle": st(0, INIT, ACTIVE) + st(0, ACTIVE, DEGRADED) + st(0, DEGRADED, SHUTTING) +
+        st(0, SHUTTING, DESTROYED),
+        "create_failed": st(0, INIT, SHUTTING) + st(0, SHUTTING, DESTROYED) + st(0, DESTROYED, INIT),
+        "every_pair": b"".join(st(0, f, t) for f in range(8) for t in range(8)),
+        "conflicts": st(0, ACTIVE, DEGRADED) + st(0, INIT, ACTIVE) + st(0, INIT, ACTIVE) +
+        st(0, DEGRADED, SHUTTING) + st(0, ACTIVE, SHUTTING),
+        "two_trackers": st(0, INIT, ACTIVE, 1) + st(0, INIT, ACTIVE, 0) + st(1, 0, DEGRADED, 1) +
+        st(1, 0, SHUTTING, 0) + st(RESTART, 0, 0, 1) + st(1, 0, ACTIVE, 1),
+        "queries": b"".join(st(QUERIES, f, 0) for f in range(8)) + st(NULL_TRACKER, INIT, ACTIVE),
+        "walk_from_current": b"".join(st(FROM_CURRENT, 0, t) for t in (ACTIVE, ACTIVE, DEGRADED, INIT,
+                                                                       SHUTTING, DESTROYED, ACTIVE)),
+    }
+
+
+# ---- threads ----------------------------------------------------------------
+T_ALLOC, T_LARGE, T_FREE, T_HANDOFF, T_TAKE, T_VALIDATE, T_READ, T_INVALID = range(8)
+
+
+def th(op, thread, arg=0):
+    return bytes([op + 8 * thread]) + u16(arg)
+
+
+def threads_seeds():
+    def rounds(threads, n):
+        out = b""
+        for i in range(n):
+            for t in range(threads):
+                out += th(T_ALLOC, t, 100 + 37 * i + t) + th(T_HANDOFF, t, i)
+                out += th(T_TAKE, (t + 1) % threads, i) + th(T_READ, t)
+        return out
+
+    return {
+        "two_threads": bytes([0, 0]) + rounds(2, 6) + th(T_VALIDATE, 0) + th(T_VALIDATE, 1),
+        "four_threads": bytes([2, 0]) + rounds(4, 4) + th(T_FREE, 3) + th(T_READ, 2),
+        "large_blocks": bytes([1, 0]) + b"".join(th(T_LARGE, t, 60000 + t) + th(T_READ, t)
+                                                  for t in range(3)) * 3 +
+        b"".join(th(T_FREE, t) for t in range(3)),
+        "invalid": bytes([0, 0]) + th(T_INVALID, 0, 0) + th(T_INVALID, 1, 2) + th(T_ALLOC, 0, 64) +
+        th(T_INVALID, 0, 0x301) + th(T_READ, 1) + th(T_VALIDATE, 0),
+        "limit": bytes([1, 1]) + u16(1000) + b"".join(th(T_LARGE, t, 3000) + th(T_READ, t)
+                                                       for t in range(3)) * 2 +
+        rounds(3, 2),
+        "leftovers": bytes([0, 0]) + rounds(2, 3) + th(T_ALLOC, 0, 5) + th(T_HANDOFF, 1, 0),
+    }
+
+
+def main():
+    for target, seeds in (("ops", ops_seeds()), ("size_limit", size_limit_seeds()),
+                          ("status", status_seeds()), ("threads", threads_seeds())):
+        directory = os.path.join(HERE, "corpus", target)
+        os.makedirs(directory, exist_ok=True)
+        for name, data in seeds.items():
+            with open(os.path.join(directory, "seed-" + name), "wb") as f:
+                f.write(data)
+        print(f"{target}: {len(seeds)} seeds")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,676 @@
+/* Fuzz target "ops": one thread drives a DefaultStrategy through an
+ * operation sequence decoded from the input and checks it after every step
+ * against a plain shadow model.
+ *
+ * Input: one flags byte, then operations until the input ends (see the Op
+ * enum for each operation's argument bytes).
+ *
+ * Checked after every step:
+ *   - every figure (get_usage_snapshot and each single getter) equals the
+ *     shadow's; the peak equals the shadow's high-water mark exactly (one
+ *     thread did everything) and the over-report bound is 0;
+ *   - every error count, the last error, and the error handler's calls equal
+ *     the shadow's; each refused request reported exactly one error with the
+ *     right pointer and size, and changed no statistic;
+ *   - the status equals the shadow's;
+ *   - every live block still holds the fill pattern written at allocation
+ *     (its first and last bytes after every step, all of it when freed);
+ *   - the backend holds exactly the shadow's live blocks.
+ *
+ * The backend refuses requests above BACKEND_CAP, so valid sizes up to
+ * STRATEGY_MAX_ALLOCATION fail with OUT_OF_MEMORY without allocating, and it
+ * never returns freed memory to the system before the run ends (quarantine),
+ * so a double free is a refused request, not a use after free.
+ *
+ * DEGRADED is reached through //:testing_hooks: a corruption, validate (which
+ * must notice it and degrade), and the corruption undone. */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "default_strategy.h"
+#include "fuzz_input.h"
+#include "testing_hooks.h"
+
+/* ---- constants -------------------------------------------------------- */
+
+#define HEADER_BYTES 16u                  /* documented in default_strategy.h */
+#define BACKEND_CAP ((size_t)64 << 10)    /* largest request the backend grants */
+#define MAX_LIVE 64u                      /* live blocks in the main strategy */
+#define MAX_OTHER_LIVE 8u                 /* live blocks in the second strategy */
+#define MAX_FREED 64u                     /* freed pointers kept for double frees */
+#define EDGE_BYTES 32u                    /* checked at each end after every step */
+
+/* ---- the backend: capped, quarantining -------------------------------- */
+
+typedef struct RawBlock {
+    unsigned char* raw;
+    size_t size;
+    bool freed; /* given back by the library; kept until the run ends */
+} RawBlock;
+
+typedef struct Backend {
+    RawBlock* blocks;
+    size_t count;
+    size_t capacity;
+    size_t outstanding; /* handed out and not given back */
+    bool fail_next;     /* the next request returns NULL */
+    size_t last_request;
+    unsigned char* last_raw;
+} Backend;
+
+static void* backend_allocate(void* context, size_t size) {
+    Backend* b = context;
+    b->last_request = size;
+    b->last_raw = NULL;
+    if (b->fail_next) {
+        b->fail_next = false;
+        return NULL;
+    }
+    if (size > BACKEND_CAP) return NULL;
+    if (b->count == b->capacity) {
+        size_t capacity = b->capacity == 0 ? 64 : 2 * b->capacity;
+        RawBlock* grown = realloc(b->blocks, capacity * sizeof *grown);
+        FUZZ_CHECK(grown != NULL);
+        b->blocks = grown;
+        b->capacity = capacity;
+    }
+    /* Rounded up: aligned_alloc wants a multiple of the alignment. */
+    unsigned char* raw = aligned_alloc(16, (size + 15) / 16 * 16);
+    FUZZ_CHECK(raw != NULL);
+    b->blocks[b->count++] = (RawBlock){raw, size, false};
+    b->outstanding++;
+    b->last_raw = raw;
+    return raw;
+}
+
+static void backend_free(void* context, void* ptr) {
+    Backend* b = context;
+    for (size_t i = 0; i < b->count; i++) {
+        if (b->blocks[i].raw == ptr) {
+            /* The library gives back only what it got, and only once. */
+            FUZZ_CHECK(!b->blocks[i].freed);
+            b->blocks[i].freed = true;
+            b->outstanding--;
+            /* Scribble over the payload, as a reusing allocator would; the
+             * 16 header bytes stay as the library left them. */
+            if (b->blocks[i].size > HEADER_BYTES) {
+                memset(b->blocks[i].raw + HEADER_BYTES, 0xdd, b->blocks[i].size - HEADER_BYTES);
+            }
+            return;
+        }
+    }
+    fprintf(stderr, "backend_free(%p): not a pointer the backend returned\n", ptr);
+    abort();
+}
+
+static void backend_release_all(Backend* b) {
+    for (size_t i = 0; i < b->count; i++) free(b->blocks[i].raw);
+    free(b->blocks);
+    memset(b, 0, sizeof *b);
+}
+
+/* ---- the quiet error handler ------------------------------------------ */
+
+typedef struct ErrorLog {
+    const DefaultStrategy* strategy; /* every call must name it */
+    uint64_t calls;
+    uint64_t count[STRATEGY_ERROR_COUNT];
+    StrategyErrorInfo last;
+} ErrorLog;
+
+static void quiet_handler(const StrategyErrorInfo* info, void* user_data) {
+    ErrorLog* log = user_data;
+    FUZZ_CHECK(info != NULL);
+    FUZZ_CHECK((unsigned)info->error < STRATEGY_ERROR_COUNT && info->error != STRATEGY_OK);
+    FUZZ_CHECK(info->strategy == log->strategy);
+    log->calls++;
+    log->count[info->error]++;
+    log->last = *info;
+}
+
+/* ---- the shadow model ------------------------------------------------- */
+
+typedef struct Block {
+    unsigned char* ptr;
+    size_t size;
+    uint8_t seed;
+} Block;
+
+typedef struct Shadow {
+    uint64_t current, peak, total_allocated, total_freed, allocations, deallocations;
+    uint64_t errors[STRATEGY_ERROR_COUNT];
+    StrategyError last_error;
+    StrategyStatus status;
+} Shadow;
+
+typedef struct Run {
+    DefaultStrategy* s;
+    size_t limit; /* the main strategy's memory_limit; 0: none */
+    Shadow shadow;
+    ErrorLog log;
+    Block live[MAX_LIVE];
+    size_t live_count;
+    unsigned char* freed[MAX_FREED]; /* user pointers of the last freed blocks */
+    size_t freed_total;              /* frees so far; freed[] is a ring */
+    uint8_t next_seed;
+    /* The second strategy, for blocks of the wrong strategy. */
+    DefaultStrategy* other;
+    ErrorLog other_log;
+    Block other_live[MAX_OTHER_LIVE];
+    size_t other_live_count;
+    uint64_t other_current;
+    uint64_t other_invalid_pointer;
+    Backend backend;
+} Run;
+
+static uint8_t pattern_byte(uint8_t seed, size_t i) {
+    return (uint8_t)(seed ^ (uint8_t)(i * 0x9du) ^ (uint8_t)(i >> 8));
+}
+
+static void fill_block(const Block* b) {
+    for (size_t i = 0; i < b->size; i++) b->ptr[i] = pattern_byte(b->seed, i);
+}
+
+static void check_range(const Block* b, size_t from, size_t to) {
+    for (size_t i = from; i < to; i++) FUZZ_CHECK(b->ptr[i] == pattern_byte(b->seed, i));
+}
+
+static void check_block_full(const Block* b) { check_range(b, 0, b->size); }
+
+static void check_block_edges(const Block* b) {
+    if (b->size <= 2 * EDGE_BYTES) {
+        check_block_full(b);
+        return;
+    }
+    check_range(b, 0, EDGE_BYTES);
+    check_range(b, b->size - EDGE_BYTES, b->size);
+}
+
+/* Expects exactly one new handler call since `calls_before`, of `error`,
+ * with this pointer and size, and records it in the shadow. */
+static void expect_error(Run* r, uint64_t calls_before, StrategyError error, const void* pointer,
+                         size_t size) {
+    FUZZ_CHECK(r->log.calls == calls_before + 1);
+    FUZZ_CHECK(r->log.last.error == error);
+    FUZZ_CHECK(r->log.last.pointer == pointer);
+    FUZZ_CHECK(r->log.last.size == size);
+    FUZZ_CHECK(r->log.last.blocks == 0);
+    r->shadow.errors[error]++;
+    r->shadow.last_error = error;
+}
+
+static void check_snapshot(const MemStatsSnapshot* snap, const Shadow* sh, uint64_t live) {
+    FUZZ_CHECK(snap->current_bytes == sh->current);
+    FUZZ_CHECK(snap->peak_bytes == sh->peak);
+    FUZZ_CHECK(snap->total_allocated_bytes == sh->total_allocated);
+    FUZZ_CHECK(snap->total_freed_bytes == sh->total_freed);
+    FUZZ_CHECK(snap->allocations == sh->allocations);
+    FUZZ_CHECK(snap->deallocations == sh->deallocations);
+    FUZZ_CHECK(snap->live_blocks == live);
+    FUZZ_CHECK(snap->peak_overreport_bound == 0);
+}
+
+/* Everything the header of this file lists, after every step. */
+static void check_all(Run* r) {
+    const Shadow* sh = &r->shadow;
+    MemStatsSnapshot snap;
+    memset(&snap, 0xa5, sizeof snap);
+    FUZZ_CHECK(get_usage_snapshot(r->s, &snap));
+    check_snapshot(&snap, sh, r->live_count);
+    for (unsigned k = 0; k < STRATEGY_ERROR_COUNT; k++) {
+        FUZZ_CHECK(get_error_count(r->s, (StrategyError)k) == sh->errors[k]);
+        if (k != STRATEGY_ERROR_LEAK) FUZZ_CHECK(r->log.count[k] == sh->errors[k]);
+    }
+    FUZZ_CHECK(get_last_error(r->s) == sh->last_error);
+    FUZZ_CHECK(r->s->base.get_status(&r->s->base) == sh->status);
+    for (size_t i = 0; i < r->live_count; i++) check_block_edges(&r->live[i]);
+    for (size_t i = 0; i < r->other_live_count; i++) check_block_edges(&r->other_live[i]);
+    FUZZ_CHECK(r->backend.outstanding == r->live_count + r->other_live_count);
+    FUZZ_CHECK(get_current_usage(r->other) == r->other_current);
+    FUZZ_CHECK(get_error_count(r->other, STRATEGY_ERROR_INVALID_POINTER) == r->other_invalid_pointer);
+    FUZZ_CHECK(r->other_log.calls == r->other_invalid_pointer);
+}
+
+/* ---- sizes ------------------------------------------------------------- */
+
+/* A size from the whole range: the boundaries of the valid range and of the
+ * backend's cap, their neighbours, powers of two, raw values, and (most
+ * often) ordinary small sizes. */
+static size_t decode_size(FuzzInput* in) {
+    uint8_t kind = fuzz_u8(in);
+    switch (kind % 16) {
+    case 0: return 0;
+    case 1: return 1;
+    case 2: return STRATEGY_MAX_ALLOCATION;
+    case 3: return STRATEGY_MAX_ALLOCATION + 1;
+    case 4: return SIZE_MAX;
+    case 5: return STRATEGY_MAX_ALLOCATION - fuzz_u8(in);
+    case 6: return STRATEGY_MAX_ALLOCATION + 1 + fuzz_u8(in);
+    case 7: return SIZE_MAX - fuzz_u8(in);
+    case 8: return BACKEND_CAP - HEADER_BYTES - 128 + fuzz_u8(in); /* the cap +- 128 */
+    case 9: return (size_t)1 << (fuzz_u8(in) % 64);
+    case 10: return (size_t)fuzz_u64(in);
+    case 11: return 1 + fuzz_u16(in) % (BACKEND_CAP - HEADER_BYTES); /* up to the cap */
+    default: return 1 + fuzz_u16(in) % 4096;
+    }
+}
+
+/* ---- operations --------------------------------------------------------- */
+
+typedef enum Op {
+    OP_ALLOCATE = 0,     /* size (decode_size) */
+    OP_DEALLOCATE,       /* index byte */
+    OP_DEALLOCATE_NULL,  /* -- (also NULL strategies) */
+    OP_VALIDATE,         /* -- */
+    OP_GET_STATUS,       /* -- */
+    OP_READ,             /* selector byte, kind byte */
+    OP_FREE_STACK,       /* 16 header bytes, offset byte */
+    OP_FREE_INTERIOR,    /* index byte, offset u16 */
+    OP_DOUBLE_FREE,      /* index byte */
+    OP_SMASH_HEADER,     /* index byte, header byte index, xor byte */
+    OP_OTHER_STRATEGY,   /* selector byte, index byte */
+    OP_FAIL_NEXT,        /* -- */
+    OP_DEGRADE,          /* corruption kind byte */
+    OP_RESET_PEAK,       /* -- */
+    OP_COUNT
+} Op;
+
+static void op_allocate(Run* r, size_t size) {
+    Shadow* sh = &r->shadow;
+    uint64_t calls = r->log.calls;
+    uint64_t current_before = sh->current, allocations_before = sh->allocations;
+    bool fail_next = r->backend.fail_next;
+    r->backend.last_request = 0;
+    unsigned char* p = r->s->base.allocate(&r->s->base, size);
+
+    bool invalid_size = size == 0 || size > STRATEGY_MAX_ALLOCATION;
+    bool allowed = sh->status == STRATEGY_ACTIVE;
+    bool backend_refuses = fail_next || size > BACKEND_CAP - HEADER_BYTES;
+    /* One thread: usage may reach the limit exactly. */
+    bool over_limit = r->limit != 0 && size > r->limit - sh->current;
+    if (invalid_size || !allowed) {
+        FUZZ_CHECK(p == NULL);
+        FUZZ_CHECK(r->backend.last_request == 0); /* the backend was not asked */
+        StrategyError want = invalid_size ? STRATEGY_ERROR_INVALID_SIZE : STRATEGY_ERROR_ILLEGAL_STATE;
+        /* When both apply, which one is reported is not documented. */
+        if (invalid_size && !allowed && r->log.last.error == STRATEGY_ERROR_ILLEGAL_STATE) {
+            want = STRATEGY_ERROR_ILLEGAL_STATE;
+        }
+        expect_error(r, calls, want, NULL, size);
+    } else if (backend_refuses || over_limit) {
+        FUZZ_CHECK(p == NULL);
+        StrategyError want = backend_refuses ? STRATEGY_ERROR_OUT_OF_MEMORY : STRATEGY_ERROR_LIMIT_EXCEEDED;
+        /* Likewise when the backend fails and the limit refuses. */
+        if (backend_refuses && over_limit && r->log.last.error == STRATEGY_ERROR_LIMIT_EXCEEDED) {
+            want = STRATEGY_ERROR_LIMIT_EXCEEDED;
+        }
+        expect_error(r, calls, want, NULL, size);
+        /* The backend was asked at most once; a block it gave for a request
+         * the limit refused went back (check_all counts its blocks). */
+        FUZZ_CHECK(r->backend.last_request == 0 || r->backend.last_request == size + HEADER_BYTES);
+    } else {
+        /* A valid request reaches the backend with room for the header. */
+        FUZZ_CHECK(r->backend.last_request == size + HEADER_BYTES);
+        FUZZ_CHECK(p != NULL);
+        FUZZ_CHECK(r->log.calls == calls);
+        FUZZ_CHECK(((uintptr_t)p & 15u) == 0);
+        /* The block lies inside what the backend returned. */
+        unsigned char* raw = r->backend.last_raw;
+        FUZZ_CHECK(raw != NULL && p >= raw + HEADER_BYTES && p + size <= raw + size + HEADER_BYTES);
+        Block b = {p, size, r->next_seed++};
+        fill_block(&b);
+        r->live[r->live_count++] = b;
+        sh->current += size;
+        sh->total_allocated += size;
+        sh->allocations++;
+        if (sh->current > sh->peak) sh->peak = sh->current;
+        return;
+    }
+    /* Refused: no statistic moved (check_all compares the rest). */
+    FUZZ_CHECK(get_current_usage(r->s) == current_before);
+    FUZZ_CHECK(get_allocation_count(r->s) == allocations_before);
+}
+
+static void remember_freed(Run* r, unsigned char* ptr) {
+    r->freed[r->freed_total++ % MAX_FREED] = ptr;
+}
+
+static void op_deallocate(Run* r, size_t index) {
+    if (r->live_count == 0) return;
+    index %= r->live_count;
+    Block b = r->live[index];
+    check_block_full(&b);
+    uint64_t calls = r->log.calls;
+    size_t outstanding = r->backend.outstanding;
+    r->s->base.deallocate(&r->s->base, b.ptr);
+    /* ACTIVE and DEGRADED (the only statuses reached here) allow frees. */
+    FUZZ_CHECK(r->log.calls == calls);
+    FUZZ_CHECK(r->backend.outstanding == outstanding - 1);
+    r->live[index] = r->live[--r->live_count];
+    r->shadow.current -= b.size;
+    r->shadow.total_freed += b.size;
+    r->shadow.deallocations++;
+    remember_freed(r, b.ptr);
+}
+
+/* Frees `ptr`, which is not a live block of the main strategy, and expects
+ * it to be refused without touching the backend. */
+static void expect_refused_free(Run* r, void* ptr) {
+    uint64_t calls = r->log.calls;
+    size_t outstanding = r->backend.outstanding;
+    r->s->base.deallocate(&r->s->base, ptr);
+    expect_error(r, calls, STRATEGY_ERROR_INVALID_POINTER, ptr, 0);
+    FUZZ_CHECK(r->backend.outstanding == outstanding);
+}
+
+static void op_free_stack(Run* r, FuzzInput* in) {
+    /* A block-shaped stack object: 16 header bytes the fuzzer chooses, then
+     * a payload; the header lies inside the object, so reading it is
+     * defined whatever the build.  The fuzzer cannot forge the check word
+     * (it depends on the strategy's secret). */
+    _Alignas(16) unsigned char frame[HEADER_BYTES + 48];
+    for (size_t i = 0; i < HEADER_BYTES; i++) frame[i] = fuzz_u8(in);
+    memset(frame + HEADER_BYTES, 0x5a, sizeof frame - HEADER_BYTES);
+    size_t offset = fuzz_u8(in) % 48; /* aligned or not */
+    expect_refused_free(r, frame + HEADER_BYTES + offset);
+}
+
+static void op_free_interior(Run* r, size_t index, size_t offset) {
+    if (r->live_count == 0) return;
+    const Block* b = &r->live[index % r->live_count];
+    if (b->size > 1) {
+        /* Inside the block: 1 .. size-1.  A 16-aligned offset makes the
+         * library read 16 bytes of payload as a header. */
+        expect_refused_free(r, b->ptr + 1 + offset % (b->size - 1));
+    } else {
+        expect_refused_free(r, b->ptr + 1); /* one past the end, misaligned */
+    }
+}
+
+static void op_double_free(Run* r, size_t index) {
+    size_t count = r->freed_total < MAX_FREED ? r->freed_total : MAX_FREED;
+    if (count == 0) return;
+    expect_refused_free(r, r->freed[index % count]);
+}
+
+static void op_smash_header(Run* r, size_t index, size_t byte, uint8_t mask) {
+    if (r->live_count == 0) return;
+    const Block* b = &r->live[index % r->live_count];
+    if (mask == 0) mask = 1;
+    /* The header is the 16 bytes before the block, inside the backend's
+     * allocation (op_allocate checked), so writing it is defined.  Any
+     * change to the size or the check word must be refused. */
+    unsigned char* at = b->ptr - HEADER_BYTES + byte % HEADER_BYTES;
+    *at ^= mask;
+    expect_refused_free(r, b->ptr);
+    *at ^= mask; /* repaired: the block is live again and frees normally later */
+}
+
+static void op_other_strategy(Run* r, uint8_t selector, size_t index) {
+    switch (selector % 4) {
+    case 0: /* allocate in the other strategy */
+        if (r->other_live_count < MAX_OTHER_LIVE && !r->backend.fail_next) {
+            size_t size = 1 + index % 256;
+            unsigned char* p = r->other->base.allocate(&r->other->base, size);
+            FUZZ_CHECK(p != NULL);
+            Block b = {p, size, r->next_seed++};
+            fill_block(&b);
+            r->other_live[r->other_live_count++] = b;
+            r->other_current += size;
+        }
+        break;
+    case 1: /* free it there */
+        if (r->other_live_count != 0) {
+            index %= r->other_live_count;
+            Block b = r->other_live[index];
+            check_block_full(&b);
+            r->other->base.deallocate(&r->other->base, b.ptr);
+            r->other_live[index] = r->other_live[--r->other_live_count];
+            r->other_current -= b.size;
+        }
+        break;
+    case 2: /* a block of the other strategy, freed in this one */
+        if (r->other_live_count != 0) expect_refused_free(r, r->other_live[index % r->other_live_count].ptr);
+        break;
+    default: /* a block of this strategy, freed in the other */
+        if (r->live_count != 0) {
+            unsigned char* p = r->live[index % r->live_count].ptr;
+            uint64_t calls = r->other_log.calls;
+            r->other->base.deallocate(&r->other->base, p);
+            FUZZ_CHECK(r->other_log.calls == calls + 1);
+            FUZZ_CHECK(r->other_log.last.error == STRATEGY_ERROR_INVALID_POINTER);
+            FUZZ_CHECK(r->other_log.last.pointer == p);
+            r->other_invalid_pointer++;
+        }
+        break;
+    }
+}
+
+static void op_read(Run* r, uint8_t selector, uint8_t kind) {
+    const Shadow* sh = &r->shadow;
+    const DefaultStrategy* s = r->s;
+    switch (selector % 12) {
+    case 0: FUZZ_CHECK(get_current_usage(s) == sh->current); break;
+    case 1: FUZZ_CHECK(get_peak_usage(s) == sh->peak); break;
+    case 2: FUZZ_CHECK(get_total_allocated(s) == sh->total_allocated); break;
+    case 3: FUZZ_CHECK(get_total_freed(s) == sh->total_freed); break;
+    case 4: FUZZ_CHECK(get_peak_overreport_bound(s) == 0); break;
+    case 5: FUZZ_CHECK(get_allocation_count(s) == sh->allocations); break;
+    case 6: FUZZ_CHECK(get_deallocation_count(s) == sh->deallocations); break;
+    case 7: FUZZ_CHECK(get_live_blocks(s) == r->live_count); break;
+    case 8: {
+        MemStatsSnapshot snap;
+        FUZZ_CHECK(get_usage_snapshot(s, &snap));
+        check_snapshot(&snap, sh, r->live_count);
+        FUZZ_CHECK(!get_usage_snapshot(s, NULL));
+        FUZZ_CHECK(!get_usage_snapshot(NULL, &snap));
+        break;
+    }
+    case 9: {
+        /* Every kind, including STRATEGY_OK and values outside the enum. */
+        unsigned k = kind % (STRATEGY_ERROR_COUNT + 3);
+        uint64_t want = k < STRATEGY_ERROR_COUNT ? sh->errors[k] : 0;
+        FUZZ_CHECK(get_error_count(s, (StrategyError)k) == want);
+        FUZZ_CHECK(get_error_count(NULL, (StrategyError)k) == 0);
+        break;
+    }
+    case 10: FUZZ_CHECK(get_last_error(s) == sh->last_error); break;
+    default:
+        /* NULL strategies read as zero. */
+        FUZZ_CHECK(get_current_usage(NULL) == 0 && get_peak_usage(NULL) == 0 &&
+                   get_total_allocated(NULL) == 0 && get_total_freed(NULL) == 0 &&
+                   get_peak_overreport_bound(NULL) == 0 && get_allocation_count(NULL) == 0 &&
+                   get_deallocation_count(NULL) == 0 && get_live_blocks(NULL) == 0 &&
+                   get_last_error(NULL) == STRATEGY_OK);
+        break;
+    }
+}
+
+static void op_degrade(Run* r, uint8_t kind_byte) {
+    MsCorruption kind = (MsCorruption)(kind_byte % MS_CORRUPT_COUNT);
+    bool per_thread = kind >= MS_CORRUPT_ALLOC_OPS;
+    /* The per-thread kinds need this thread's slot, which exists once it
+     * recorded something on this strategy or was refused by the limit (which
+     * is checked in the slot). */
+    bool has_slot = r->shadow.allocations != 0 || r->shadow.errors[STRATEGY_ERROR_LIMIT_EXCEEDED] != 0;
+    bool applied = ms_testing_corrupt(r->s, kind);
+    FUZZ_CHECK(applied == (!per_thread || has_slot));
+    if (!applied) return;
+
+    uint64_t calls = r->log.calls;
+    bool expect_valid = false;
+    bool may_degrade = true;
+    switch (kind) {
+    case MS_CORRUPT_MAGIC:
+    case MS_CORRUPT_STATUS:
+        /* Not recognisable, or no legal status: reads say INVALID and
+         * there is no status to move from. */
+        FUZZ_CHECK(r->s->base.get_status(&r->s->base) == STRATEGY_STATUS_INVALID);
+        may_degrade = false;
+        break;
+    case MS_CORRUPT_LOCAL_PEAK:
+        /* Zeroed local peak: broken only while this slot's usage is > 0. */
+        expect_valid = r->shadow.current == 0;
+        break;
+    default: break;
+    }
+    bool valid = r->s->base.validate(&r->s->base);
+    FUZZ_CHECK(valid == expect_valid);
+    if (!valid && may_degrade && r->shadow.status == STRATEGY_ACTIVE) {
+        expect_error(r, calls, STRATEGY_ERROR_ILLEGAL_STATE, NULL, 0);
+        r->shadow.status = STRATEGY_DEGRADED;
+    } else {
+        FUZZ_CHECK(r->log.calls == calls);
+    }
+    ms_testing_undo(r->s);
+    FUZZ_CHECK(r->s->base.validate(&r->s->base));
+}
+
+static void run_op(Run* r, FuzzInput* in) {
+    Op op = (Op)(fuzz_u8(in) % OP_COUNT);
+    switch (op) {
+    case OP_ALLOCATE: {
+        size_t size = decode_size(in);
+        if (r->live_count == MAX_LIVE) {
+            op_deallocate(r, size);
+        } else {
+            op_allocate(r, size);
+        }
+        break;
+    }
+    case OP_DEALLOCATE: op_deallocate(r, fuzz_u8(in)); break;
+    case OP_DEALLOCATE_NULL:
+        r->s->base.deallocate(&r->s->base, NULL);
+        default_deallocate(NULL, r->live_count != 0 ? r->live[0].ptr : NULL);
+        FUZZ_CHECK(default_allocate(NULL, 16) == NULL);
+        FUZZ_CHECK(default_get_status(NULL) == STRATEGY_STATUS_INVALID);
+        FUZZ_CHECK(!default_validate(NULL));
+        break;
+    case OP_VALIDATE: FUZZ_CHECK(r->s->base.validate(&r->s->base)); break;
+    case OP_GET_STATUS: FUZZ_CHECK(r->s->base.get_status(&r->s->base) == r->shadow.status); break;
+    case OP_READ: {
+        uint8_t selector = fuzz_u8(in);
+        op_read(r, selector, fuzz_u8(in));
+        break;
+    }
+    case OP_FREE_STACK: op_free_stack(r, in); break;
+    case OP_FREE_INTERIOR: {
+        uint8_t index = fuzz_u8(in);
+        op_free_interior(r, index, fuzz_u16(in));
+        break;
+    }
+    case OP_DOUBLE_FREE: op_double_free(r, fuzz_u8(in)); break;
+    case OP_SMASH_HEADER: {
+        uint8_t index = fuzz_u8(in);
+        uint8_t byte = fuzz_u8(in);
+        op_smash_header(r, index, byte, fuzz_u8(in));
+        break;
+    }
+    case OP_OTHER_STRATEGY: {
+        uint8_t selector = fuzz_u8(in);
+        op_other_strategy(r, selector, fuzz_u8(in));
+        break;
+    }
+    case OP_FAIL_NEXT: r->backend.fail_next = true; break;
+    case OP_DEGRADE: op_degrade(r, fuzz_u8(in)); break;
+    case OP_RESET_PEAK:
+        reset_peak_usage(r->s);
+        reset_peak_usage(NULL);
+        r->shadow.peak = r->shadow.current;
+        break;
+    case OP_COUNT: break;
+    }
+}
+
+/* ---- the run -------------------------------------------------------------- */
+
+/* Flags byte: bit 0 set = destroy with the live blocks still allocated and
+ * check the leak report instead of freeing them first; bits 1-3 choose the
+ * memory limit (decode_limit). */
+#define FLAG_LEAK_AT_DESTROY 1u
+
+static size_t decode_limit(uint8_t flags, FuzzInput* in) {
+    switch ((flags >> 1) % 8) {
+    case 1: return 1 + fuzz_u16(in);                              /* tiny: below one block */
+    case 2: return BACKEND_CAP - 128 + fuzz_u8(in);               /* around the backend cap */
+    case 3: return 1 + (size_t)fuzz_uint(in, 3);                  /* up to 16 MiB */
+    case 4: return STRATEGY_MAX_ALLOCATION;
+    case 5: return (size_t)fuzz_u64(in);                          /* raw; 0 is none */
+    default: return 0;                                            /* unlimited */
+    }
+}
+
+static DefaultStrategy* make_strategy(Backend* backend, ErrorLog* log, size_t limit) {
+    DefaultStrategyConfig config;
+    memset(&config, 0, sizeof config);
+    config.memory_limit = limit;
+    config.backend_allocate = backend_allocate;
+    config.backend_free = backend_free;
+    config.backend_context = backend;
+    config.error_handler = quiet_handler;
+    config.error_handler_data = log;
+    DefaultStrategy* s = create_default_strategy_with(&config);
+    FUZZ_CHECK(s != NULL);
+    log->strategy = s;
+    return s;
+}
+
+static void finish(Run* r, bool leak_at_destroy) {
+    r->backend.fail_next = false;
+    for (size_t i = 0; i < r->other_live_count; i++) {
+        check_block_full(&r->other_live[i]);
+        r->other->base.deallocate(&r->other->base, r->other_live[i].ptr);
+    }
+    r->other_live_count = 0;
+    r->other_current = 0;
+    FUZZ_CHECK(get_current_usage(r->other) == 0);
+
+    uint64_t calls = r->log.calls;
+    if (leak_at_destroy && r->live_count != 0) {
+        for (size_t i = 0; i < r->live_count; i++) check_block_full(&r->live[i]);
+        destroy_default_strategy(r->s);
+        /* One leak report with the exact figures; not counted as an error. */
+        FUZZ_CHECK(r->log.calls == calls + 1);
+        FUZZ_CHECK(r->log.last.error == STRATEGY_ERROR_LEAK);
+        FUZZ_CHECK(r->log.last.size == r->shadow.current);
+        FUZZ_CHECK(r->log.last.blocks == r->live_count);
+        FUZZ_CHECK(r->log.last.pointer == NULL);
+        /* Leaked blocks stay with their owner: the backend still has them. */
+        FUZZ_CHECK(r->backend.outstanding == r->live_count);
+    } else {
+        while (r->live_count != 0) op_deallocate(r, 0);
+        check_all(r);
+        FUZZ_CHECK(r->shadow.current == 0 && get_live_blocks(r->s) == 0);
+        destroy_default_strategy(r->s);
+        FUZZ_CHECK(r->log.calls == calls);
+        FUZZ_CHECK(r->backend.outstanding == 0);
+    }
+    uint64_t other_calls = r->other_log.calls;
+    destroy_default_strategy(r->other);
+    FUZZ_CHECK(r->other_log.calls == other_calls); /* nothing leaked there */
+    backend_release_all(&r->backend);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    FuzzInput in = fuzz_input_make(data, size);
+    uint8_t flags = fuzz_u8(&in);
+    Run* r = calloc(1, sizeof *r);
+    FUZZ_CHECK(r != NULL);
+    r->limit = decode_limit(flags, &in);
+    r->s = make_strategy(&r->backend, &r->log, r->limit);
+    r->other = make_strategy(&r->backend, &r->other_log, 0);
+    r->shadow.status = STRATEGY_ACTIVE;
+    r->shadow.last_error = STRATEGY_OK;
+    check_all(r);
+    while (!fuzz_input_done(&in)) {
+        run_op(r, &in);
+        check_all(r);
+    }
+    finish(r, (flags & FLAG_LEAK_AT_DESTROY) != 0);
+    free(r);
+    return 0;
+}
