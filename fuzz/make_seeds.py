@@ -86,6 +86,9 @@ def ops_seeds():
         bytes([FREE, 0]) + size_kind(8, b"\x81") + size_kind(8, b"\x7f") + small(200),
         "limit_huge": bytes([limit_raw]) + u64(2**64 - 1) + small(4096) + size_kind(2) +
         bytes([FREE, 0]),
+        # The size word's top bit set by an overwrite: the block must still be
+        # refused without reading outside its allocation.
+        "smash_size_top_bit": bytes([no_flags]) + small(256) + bytes([SMASH, 0, 7, 0x80, FREE, 0]),
         "reset_peak": bytes([no_flags]) + small(3000) + small(1000) + bytes([FREE, 0, RESET_PEAK]) +
         bytes([READ, 1, 0]) + small(10) + bytes([READ, 1, 0, FREE, 0, FREE, 0, RESET_PEAK, READ, 1, 0]),
     }

@@ -167,16 +167,10 @@ typedef struct Run {
     Backend backend;
 } Run;
 
-static uint8_t pattern_byte(uint8_t seed, size_t i) {
-    return (uint8_t)(seed ^ (uint8_t)(i * 0x9du) ^ (uint8_t)(i >> 8));
-}
-
-static void fill_block(const Block* b) {
-    for (size_t i = 0; i < b->size; i++) b->ptr[i] = pattern_byte(b->seed, i);
-}
+static void fill_block(const Block* b) { fuzz_pattern_fill(b->ptr, b->size, b->seed); }
 
 static void check_range(const Block* b, size_t from, size_t to) {
-    for (size_t i = from; i < to; i++) FUZZ_CHECK(b->ptr[i] == pattern_byte(b->seed, i));
+    FUZZ_CHECK(fuzz_pattern_holds(b->ptr, from, to, b->seed));
 }
 
 static void check_block_full(const Block* b) { check_range(b, 0, b->size); }

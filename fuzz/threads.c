@@ -101,15 +101,9 @@ static void counting_handler(const StrategyErrorInfo* info, void* user_data) {
     atomic_fetch_add_explicit(&sh->handler_calls[info->error], 1, memory_order_relaxed);
 }
 
-static uint8_t pattern_byte(uint8_t seed, size_t i) { return (uint8_t)(seed + i * 7u); }
+static void fill(const Block* b) { fuzz_pattern_fill(b->ptr, b->size, b->seed); }
 
-static void fill(const Block* b) {
-    for (size_t i = 0; i < b->size; i++) b->ptr[i] = pattern_byte(b->seed, i);
-}
-
-static void check_pattern(const Block* b) {
-    for (size_t i = 0; i < b->size; i++) FUZZ_CHECK(b->ptr[i] == pattern_byte(b->seed, i));
-}
+static void check_pattern(const Block* b) { FUZZ_CHECK(fuzz_pattern_holds(b->ptr, 0, b->size, b->seed)); }
 
 static void free_block(Worker* w, const Block* b) {
     check_pattern(b);
@@ -283,6 +277,7 @@ static void check_totals(Shared* sh, unsigned threads) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    fuzz_pattern_init(); /* before the workers share the table */
     FuzzInput in = fuzz_input_make(data, size);
     unsigned threads = 2 + fuzz_u8(&in) % (MAX_THREADS - 1);
     uint8_t flags = fuzz_u8(&in);
