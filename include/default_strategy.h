@@ -17,14 +17,39 @@
  * Thread safety (same strategy; different strategies are independent):
  *
  *     call                                  may run concurrently with
- *     allocate, deallocate (vtable/default_) everything except destroy
+ *     allocate, deallocate, allocate_zeroed, everything except destroy
+ *       reallocate, allocate_aligned
+ *       (vtable or default_)
  *     get_status, validate                  everything except destroy
- *     get_* statistics and error counts     everything except destroy
+ *     get_* statistics and error counts,    everything except destroy
+ *       default_strategy_snapshot,
+ *       reset_peak_usage, get_strategy_name
  *     destroy_default_strategy              nothing: no other call on this
  *                                           strategy may be running or start
  *                                           afterwards (as with free())
  *
- * A block may be freed by any thread, not only the one that allocated it.
+ * A block may be freed or resized by any thread, not only the one that
+ * allocated it (but, as with free() and realloc(), one block by one call at a
+ * time).
+ *
+ * Hierarchies: a strategy created with config.parent takes its memory from
+ * that parent strategy instead of malloc, so a program can account per
+ * subsystem (each child) and in total (the parent):
+ *
+ *     DefaultStrategyConfig top = {.memory_limit = 1 << 20, .name = "app"};
+ *     DefaultStrategy* app = create_default_strategy_with(&top);
+ *     DefaultStrategyConfig sub = {.parent = &app->base, .name = "net"};
+ *     DefaultStrategy* net = create_default_strategy_with(&sub);
+ *     ...
+ *     destroy_default_strategy(net);   (children first)
+ *     destroy_default_strategy(app);
+ *
+ * The parent counts each child block as one block of the bytes the child asked
+ * its backend for: the caller's size plus the child's 16-byte header (plus
+ * the padding of an aligned block, see default_allocate_aligned).  Each
+ * level's limit applies to its own figures.  A parent must outlive its
+ * children; the calls on a child may run concurrently with any call on the
+ * parent except its destroy.
  */
 #ifndef MEMSTRATEGY_DEFAULT_STRATEGY_H_
 #define MEMSTRATEGY_DEFAULT_STRATEGY_H_
@@ -64,7 +89,7 @@ typedef struct StrategyErrorInfo {
 typedef void (*StrategyErrorHandler)(const StrategyErrorInfo* info, void* user_data);
 
 /* Options for create_default_strategy_with.  A zeroed config means the
- * defaults: malloc/free and the stderr error handler. */
+ * defaults: malloc/free, the stderr error handler, no limit, no name. */
 typedef struct DefaultStrategyConfig {
     size_t memory_limit; /* 0: unlimited; otherwise current usage never exceeds it (see below) */
     StrategyBackendAllocate backend_allocate; /* NULL: malloc (then backend_free must be NULL) */
@@ -72,6 +97,13 @@ typedef struct DefaultStrategyConfig {
     void* backend_context;                    /* passed to both backend functions */
     StrategyErrorHandler error_handler;       /* NULL: strategy_default_error_handler */
     void* error_handler_data;
+    /* NULL: none.  Otherwise the strategy this one takes its memory from (see
+     * "Hierarchies" above); then backend_allocate and backend_free must be
+     * NULL, and parent->allocate and parent->deallocate set. */
+    MemoryStrategy* parent;
+    /* NULL: unnamed.  Copied at create; shown by get_strategy_name and the
+     * printers of strategy_report.h.  UTF-8 text. */
+    const char* name;
 } DefaultStrategyConfig;
 
 /* Creates a strategy over malloc/free with the default error handler.
@@ -86,16 +118,21 @@ DefaultStrategy* create_default_strategy(void);
  * exactly; with several, an allocation can be refused while other threads
  * hold unused reservations of at most 2 * memory_limit/256 bytes each (so with
  * T threads allocations succeed at least up to limit * (1 - T/128); the cost
- * of not sharing a counter; see memstats.h).  Returns
- * NULL if memory cannot be obtained or the config is inconsistent (exactly
- * one of backend_allocate and backend_free set). */
+ * of not sharing a counter; see memstats.h).
+ * parent: when the parent refuses a child's request because of its own limit
+ * (the parent records STRATEGY_ERROR_LIMIT_EXCEEDED), the child records
+ * STRATEGY_ERROR_LIMIT_EXCEEDED too; any other refusal by the parent is the
+ * child's STRATEGY_ERROR_OUT_OF_MEMORY.  Both error handlers are called.
+ * Returns NULL if memory cannot be obtained or the config is inconsistent
+ * (exactly one of backend_allocate and backend_free set; a parent together
+ * with either; a parent without allocate or deallocate). */
 DefaultStrategy* create_default_strategy_with(const DefaultStrategyConfig* config);
 
 /* Destroys a strategy: SHUTTING_DOWN, a leak report through the error handler
  * if blocks are still allocated (the default handler prints
  * "memstrategy: leak: 600 bytes in 3 blocks still allocated at destroy"),
  * DESTROYED, then frees it.  Blocks still allocated are not freed (their
- * owners may still use them).  NULL is a no-op.  A pointer that is not a live
+ * owners may still use them; a child's stay counted in its parent).  NULL is a no-op.  A pointer that is not a live
  * strategy is reported on stderr and left alone.  Nothing else may run on the
  * strategy concurrently or afterwards. */
 void destroy_default_strategy(DefaultStrategy* strategy);
@@ -108,15 +145,73 @@ void destroy_default_strategy(DefaultStrategy* strategy);
  * (STRATEGY_ERROR_LIMIT_EXCEEDED).  NULL base: returns NULL. */
 void* default_allocate(MemoryStrategy* base, size_t size);
 
-/* Frees a block allocated by this strategy, from any thread.  NULL ptr is a
- * no-op.  A pointer that is not a live block of this strategy (never
- * allocated by it, interior, already freed, header overwritten) is refused
- * with STRATEGY_ERROR_INVALID_POINTER: nothing is freed and no statistic
- * changes.  Refused with STRATEGY_ERROR_ILLEGAL_STATE unless ACTIVE or
- * DEGRADED.  Limits: a double free is caught when the block's header was not
- * reused in between; reading the header of a foreign pointer reads the 16
- * bytes before it (ASan builds check those bytes are addressable first). */
+/* Frees a block allocated by this strategy (through any of its allocating
+ * entries), from any thread.  NULL ptr is a no-op.  A pointer that is not a
+ * live block of this strategy (never allocated by it, interior, already
+ * freed, header overwritten) is refused with STRATEGY_ERROR_INVALID_POINTER:
+ * nothing is freed and no statistic changes.  Refused with
+ * STRATEGY_ERROR_ILLEGAL_STATE unless ACTIVE or DEGRADED.  Limits: a double
+ * free is caught when the block's header was not reused in between; reading
+ * the header of a foreign pointer reads the 16 bytes before it (24 when those
+ * look like an aligned block's; ASan builds check the bytes are addressable
+ * first). */
 void default_deallocate(MemoryStrategy* base, void* ptr);
+
+/* Allocates count * size bytes, all zero, aligned to 16.  Fails as
+ * default_allocate does; a product that overflows, is 0 or exceeds
+ * STRATEGY_MAX_ALLOCATION is STRATEGY_ERROR_INVALID_SIZE (the error reports
+ * the product, SIZE_MAX if it overflows).  Counted as one allocation of
+ * count * size bytes.  Over malloc the memory comes from calloc, so a large
+ * zeroed block costs no more than the system's zero pages; over a custom
+ * backend it is cleared with memset; under a parent, the parent's
+ * allocate_zeroed is used when it has one.  Concurrency as default_allocate.
+ * NULL base: returns NULL. */
+void* default_allocate_zeroed(MemoryStrategy* base, size_t count, size_t size);
+
+/* Resizes a live block of this strategy to `size` bytes (1 ..
+ * STRATEGY_MAX_ALLOCATION), keeping its contents up to the smaller of the two
+ * sizes; the block may move.  An aligned block keeps its alignment.  Returns
+ * the block, or NULL on failure.
+ *   - ptr NULL: exactly default_allocate(base, size).
+ *   - size 0 (or above STRATEGY_MAX_ALLOCATION): refused with
+ *     STRATEGY_ERROR_INVALID_SIZE, as default_allocate refuses it; the block
+ *     is NOT freed (use deallocate for that).
+ *   - ptr not a live block of this strategy: refused with
+ *     STRATEGY_ERROR_INVALID_POINTER, by the same checks as
+ *     default_deallocate.
+ *   - refused with STRATEGY_ERROR_ILLEGAL_STATE unless ACTIVE (a DEGRADED
+ *     strategy frees but does not allocate).
+ *   - the backend fails: STRATEGY_ERROR_OUT_OF_MEMORY (or LIMIT_EXCEEDED from
+ *     a parent, see create_default_strategy_with).
+ *   - the memory limit refuses: STRATEGY_ERROR_LIMIT_EXCEEDED.
+ * On every failure the block is untouched and still owned by the caller.
+ * Statistics: a success counts one deallocation of the old size and one
+ * allocation of the new size, by the calling thread, so current usage moves
+ * by the difference and live blocks do not change.  Without a memory limit
+ * the two are recorded after the backend succeeded and a failure changes no
+ * statistic.  With a limit the new size is recorded first, while the old
+ * block is intact, so the limit sees both sizes during the call: a
+ * reallocation needs room for old + new size under the limit (as a moving
+ * realloc needs memory for both), and the peak may show both.  If the backend
+ * then fails, the new size is recorded as freed again: current usage is
+ * unchanged, but the totals and counts show that allocation and free.
+ * Over malloc the block is resized with realloc() (in place when the system
+ * can); over a parent with its reallocate; otherwise (a custom backend, an
+ * aligned block) by allocate, copy and free, where a failure changes no
+ * statistic.  Concurrency as default_allocate.  NULL base: returns NULL. */
+void* default_reallocate(MemoryStrategy* base, void* ptr, size_t size);
+
+/* Allocates `size` bytes (1 .. STRATEGY_MAX_ALLOCATION) at an address that is
+ * a multiple of `alignment`, a power of two from 1 to STRATEGY_MAX_ALIGNMENT
+ * (1 MiB).  An alignment of 16 or less is exactly default_allocate.  The
+ * block is freed by default_deallocate and resized by default_reallocate
+ * (keeping its alignment).  Fails as default_allocate does; an alignment of
+ * 0, not a power of two or above STRATEGY_MAX_ALIGNMENT is
+ * STRATEGY_ERROR_INVALID_SIZE (the error reports `size`).  Statistics count
+ * `size`; the backend (or a parent) is asked for size + alignment + 23 bytes
+ * (the header, a word recording where the backend's block starts, and the
+ * padding).  Concurrency as default_allocate.  NULL base: returns NULL. */
+void* default_allocate_aligned(MemoryStrategy* base, size_t alignment, size_t size);
 
 /* Returns the status; STRATEGY_STATUS_INVALID for NULL or a pointer that is
  * not a live strategy. */
@@ -146,7 +241,8 @@ size_t get_total_freed(const DefaultStrategy* strategy);
 void reset_peak_usage(DefaultStrategy* strategy);
 
 /* 2 * MEMSTATS_BATCH_BYTES (128 KiB; 2 * memory_limit/256 if smaller) per
- * thread that has operated on the strategy, or 0 while only one has.  0 for
+ * thread slot that has operated on the strategy (a thread that starts after
+ * another exited reuses its slot), or 0 while only one slot has.  0 for
  * NULL. */
 size_t get_peak_overreport_bound(const DefaultStrategy* strategy);
 
@@ -158,6 +254,30 @@ uint64_t get_live_blocks(const DefaultStrategy* strategy);
 
 /* Every statistic at once (one fold).  False for NULL arguments. */
 bool get_usage_snapshot(const DefaultStrategy* strategy, MemStatsSnapshot* out);
+
+/* Everything a report shows, read at once by default_strategy_snapshot.
+ * (A histogram of allocation sizes is not kept: it would need a per-thread
+ * array in the statistics, which they do not have.) */
+typedef struct StrategyStats {
+    MemStatsSnapshot usage;                 /* the figures of get_usage_snapshot */
+    uint64_t memory_limit;                  /* 0: unlimited */
+    uint64_t errors[STRATEGY_ERROR_COUNT];  /* by StrategyError, as get_error_count; */
+                                            /* [STRATEGY_OK] and [STRATEGY_ERROR_LEAK] are 0 */
+    StrategyError last_error;               /* as get_last_error */
+    StrategyStatus status;                  /* as default_get_status */
+} StrategyStats;
+
+/* Fills *out with every figure, error count, the limit, the last error and
+ * the status.  Returns false (leaving *out untouched) for NULL arguments.
+ * May run while other threads operate: the usage figures are one fold with
+ * the guarantees of get_usage_snapshot, and each error count is fresh (it
+ * reflects every error that happened-before the call), but the set is not
+ * one atomic instant. */
+bool default_strategy_snapshot(const DefaultStrategy* strategy, StrategyStats* out);
+
+/* The name given at create (config.name), or "" if none or for NULL.  Valid
+ * until the strategy is destroyed.  Never NULL. */
+const char* get_strategy_name(const DefaultStrategy* strategy);
 
 /* How many errors of `kind` this strategy recorded; 0 for NULL or a kind
  * outside the enum. */

@@ -29,6 +29,12 @@ extern "C" {
  * refused with STRATEGY_ERROR_INVALID_SIZE. */
 #define STRATEGY_MAX_ALLOCATION (SIZE_MAX / 4)
 
+/* The largest alignment allocate_aligned accepts (1 MiB).  Alignments are
+ * powers of two from 1 to STRATEGY_MAX_ALIGNMENT inclusive; 0, a value that
+ * is not a power of two, or anything larger is refused with
+ * STRATEGY_ERROR_INVALID_SIZE. */
+#define STRATEGY_MAX_ALIGNMENT ((size_t)1 << 20)
+
 /* The life cycle of a strategy.  Changes happen only by compare-and-swap
  * through the transition table in statetracker.h, which is the single source
  * of truth for which changes are legal:
@@ -63,7 +69,7 @@ typedef enum StrategyStatus {
  * these (see get_error_count / get_last_error in default_strategy.h). */
 typedef enum StrategyError {
     STRATEGY_OK = 0,
-    STRATEGY_ERROR_INVALID_SIZE,       /* size 0, above STRATEGY_MAX_ALLOCATION, or overflow */
+    STRATEGY_ERROR_INVALID_SIZE,       /* size 0, above STRATEGY_MAX_ALLOCATION, overflow, bad alignment */
     STRATEGY_ERROR_OUT_OF_MEMORY,      /* the backend returned NULL */
     STRATEGY_ERROR_ILLEGAL_STATE,      /* the strategy's status forbids the operation */
     STRATEGY_ERROR_INVALID_POINTER,    /* not a live block of any strategy (foreign, interior, freed) */
@@ -83,17 +89,36 @@ typedef enum StrategyOperation {
 
 typedef struct MemoryStrategy MemoryStrategy;
 
-/* The vtable.  Each entry receives the strategy itself as its first argument. */
+/* The vtable.  Each entry receives the strategy itself as its first argument.
+ * Every strategy of this library fills all seven entries.  The last three
+ * came after the first four, so a vtable written for the first four with a
+ * positional initializer still compiles and leaves them NULL: code that takes
+ * a MemoryStrategy from elsewhere may check them before calling. */
 struct MemoryStrategy {
     /* Returns a block of at least `size` bytes, aligned for any object type,
      * or NULL (with the error recorded) on failure. */
     void* (*allocate)(MemoryStrategy* self, size_t size);
-    /* Frees a block returned by this strategy's allocate.  NULL is a no-op. */
+    /* Frees a block returned by any of this strategy's allocating entries.
+     * NULL is a no-op. */
     void (*deallocate)(MemoryStrategy* self, void* ptr);
     /* Returns the current status. */
     StrategyStatus (*get_status)(MemoryStrategy* self);
     /* Checks internal invariants; false on any violation.  Never crashes. */
     bool (*validate)(MemoryStrategy* self);
+    /* Returns a block of count * size bytes, all zero, aligned as allocate's,
+     * or NULL (with the error recorded) on failure, including a product that
+     * overflows or is 0. */
+    void* (*allocate_zeroed)(MemoryStrategy* self, size_t count, size_t size);
+    /* Resizes a block of this strategy to `size` bytes, keeping its contents
+     * up to the smaller size; may move it.  NULL ptr allocates.  On failure
+     * returns NULL (with the error recorded) and `ptr` is untouched, still
+     * valid and still owned by the caller. */
+    void* (*reallocate)(MemoryStrategy* self, void* ptr, size_t size);
+    /* Returns a block of at least `size` bytes whose address is a multiple of
+     * `alignment` (a power of two up to STRATEGY_MAX_ALIGNMENT), freed and
+     * resized by deallocate and reallocate, or NULL (with the error
+     * recorded). */
+    void* (*allocate_aligned)(MemoryStrategy* self, size_t alignment, size_t size);
 };
 
 /* Returns the lower-case name of a status ("active", ...), or "invalid" for a

@@ -1,6 +1,8 @@
-/* default_strategy: accounting over malloc/free or a configured backend.
- * Status protocol: models/StrategyLifecycle.tla; counting protocol:
- * models/UsageCounting.tla (via memstats_internal.h). */
+/* default_strategy: accounting over malloc/free, a configured backend or a
+ * parent strategy: the hot path (allocate/deallocate), status, validation,
+ * life cycle and figures.  Zeroed, resized and aligned blocks are in
+ * default_blocks.c.  Status protocol: models/StrategyLifecycle.tla; counting
+ * protocol: models/UsageCounting.tla (via memstats_internal.h). */
 #include "default_strategy.h"
 
 #include <inttypes.h>
@@ -11,22 +13,18 @@
 
 #include "default_strategy_internal.h"
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define MS_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define MS_ASAN 1
-#endif
-#ifdef MS_ASAN
-#include <sanitizer/asan_interface.h>
-#endif
-
 /* ---- error path (cold) ---------------------------------------------------- */
 
-static MS_NOINLINE void report(ms_default* s, StrategyError error, const void* pointer, size_t size,
-                               uint64_t blocks) {
+/* Why this thread's most recent refused allocating request (on any strategy)
+ * was refused, STRATEGY_OK after ms_parent_call_begins.  A child reads it
+ * when its parent returned NULL.  A plain thread-local: only its own thread
+ * reads or writes it. */
+static _Thread_local StrategyError tl_refusal;
+
+void ms_parent_call_begins(void) { tl_refusal = STRATEGY_OK; }
+
+MS_NOINLINE void ms_default_report(ms_default* s, StrategyError error, const void* pointer, size_t size,
+                                   uint64_t blocks) {
     if (error != STRATEGY_ERROR_LEAK) {
         /* Relaxed: statistics read on their own; nothing is published. */
         ms_fetch_add_relaxed(&s->errors[error], 1);
@@ -59,24 +57,37 @@ void strategy_default_error_handler(const StrategyErrorInfo* info, void* user_da
             info->pointer, info->size);
 }
 
-static MS_NOINLINE void* refuse_allocation(ms_default* s, StrategyError error, size_t size) {
-    report(s, error, NULL, size, 0);
+MS_NOINLINE void* ms_refuse_request(ms_default* s, StrategyError error, const void* pointer, size_t size) {
+    ms_default_report(s, error, pointer, size, 0);
+    /* After the handler, which may itself allocate elsewhere: the reason
+     * left for a child is this refusal's. */
+    tl_refusal = error;
     return NULL;
 }
 
-static void backend_release(ms_default* s, ms_block_header* header) {
-    if (s->backend_free == NULL) {
-        free(header);
-    } else {
-        s->backend_free(s->backend_context, header);
-    }
+MS_NOINLINE void* ms_refuse_backend_failure(ms_default* s, const void* pointer, size_t size) {
+    StrategyError error = (s->parent != NULL && tl_refusal == STRATEGY_ERROR_LIMIT_EXCEEDED)
+                              ? STRATEGY_ERROR_LIMIT_EXCEEDED
+                              : STRATEGY_ERROR_OUT_OF_MEMORY;
+    return ms_refuse_request(s, error, pointer, size);
 }
 
-/* The limit refused a block the backend already gave: hand it back. */
-static MS_NOINLINE void* refuse_over_limit(ms_default* s, ms_block_header* header, size_t size) {
+MS_NOINLINE void* ms_refuse_over_limit(ms_default* s, ms_block_header* header, void* raw, size_t size) {
     header->check = 0;
-    backend_release(s, header);
-    return refuse_allocation(s, STRATEGY_ERROR_LIMIT_EXCEEDED, size);
+    ms_backend_release(s, raw);
+    return ms_refuse_request(s, STRATEGY_ERROR_LIMIT_EXCEEDED, NULL, size);
+}
+
+/* The backend of a child strategy: its parent. */
+static void* parent_allocate(void* context, size_t size) {
+    MemoryStrategy* parent = context;
+    ms_parent_call_begins();
+    return parent->allocate(parent, size);
+}
+
+static void parent_free(void* context, void* ptr) {
+    MemoryStrategy* parent = context;
+    parent->deallocate(parent, ptr);
 }
 
 /* ---- the hot path ------------------------------------------------------- */
@@ -86,37 +97,19 @@ void* default_allocate(MemoryStrategy* base, size_t size) {
     ms_default* s = ms_default_of(base);
     /* One comparison covers 0 (wraps to SIZE_MAX) and > STRATEGY_MAX_ALLOCATION. */
     if (MS_UNLIKELY(size - 1 >= STRATEGY_MAX_ALLOCATION)) {
-        return refuse_allocation(s, STRATEGY_ERROR_INVALID_SIZE, size);
+        return ms_refuse_request(s, STRATEGY_ERROR_INVALID_SIZE, NULL, size);
     }
     if (MS_UNLIKELY(!ms_state_allows(&s->tracker, MS_ALLOWS_ALLOCATE))) {
-        return refuse_allocation(s, STRATEGY_ERROR_ILLEGAL_STATE, size);
+        return ms_refuse_request(s, STRATEGY_ERROR_ILLEGAL_STATE, NULL, size);
     }
     size_t total = size + sizeof(ms_block_header);
-    ms_block_header* header = s->backend_allocate == NULL
-                                  ? malloc(total)
-                                  : s->backend_allocate(s->backend_context, total);
-    if (MS_UNLIKELY(header == NULL)) return refuse_allocation(s, STRATEGY_ERROR_OUT_OF_MEMORY, size);
-    void* block = header + 1;
-    header->size = size;
-    header->check = ms_block_check(block, size, s->secret);
-    if (MS_UNLIKELY(!ms_stats_on_alloc(&s->stats, size))) return refuse_over_limit(s, header, size);
-    return block;
-}
-
-/* True if the 16 bytes before `block` may be read.  Under ASan a foreign or
- * freed pointer's header may be poisoned: reading it would be reported as
- * the library's own error, so we look first.  Elsewhere the read is done. */
-static inline bool header_readable(const ms_block_header* header) {
-#ifdef MS_ASAN
-    return __asan_region_is_poisoned((void*)(uintptr_t)header, sizeof *header) == NULL;
-#else
-    (void)header;
-    return true;
-#endif
+    void* raw = s->backend_allocate == NULL ? malloc(total) : s->backend_allocate(s->backend_context, total);
+    if (MS_UNLIKELY(raw == NULL)) return ms_refuse_backend_failure(s, NULL, size);
+    return ms_commit_plain(s, raw, size);
 }
 
 static MS_NOINLINE void refuse_free(ms_default* s, StrategyError error, const void* ptr) {
-    report(s, error, ptr, 0, 0);
+    ms_default_report(s, error, ptr, 0, 0);
 }
 
 void default_deallocate(MemoryStrategy* base, void* ptr) {
@@ -126,21 +119,13 @@ void default_deallocate(MemoryStrategy* base, void* ptr) {
         refuse_free(s, STRATEGY_ERROR_ILLEGAL_STATE, ptr);
         return;
     }
-    ms_block_header* header = (ms_block_header*)ptr - 1;
-    /* Blocks are 16-aligned: anything else is interior or foreign, and is
-     * refused without reading memory. */
-    if (MS_UNLIKELY(((uintptr_t)ptr & 15u) != 0 || !header_readable(header))) {
+    ms_block block;
+    if (MS_UNLIKELY(!ms_find_block(s, ptr, &block))) {
         refuse_free(s, STRATEGY_ERROR_INVALID_POINTER, ptr);
         return;
     }
-    uint64_t size = header->size;
-    if (MS_UNLIKELY(header->check != ms_block_check(ptr, size, s->secret))) {
-        refuse_free(s, STRATEGY_ERROR_INVALID_POINTER, ptr);
-        return;
-    }
-    header->check = 0; /* a second free of this block no longer matches */
-    backend_release(s, header);
-    ms_stats_on_free(&s->stats, size);
+    ms_release_block(s, &block); /* a second free of this block no longer matches */
+    ms_stats_on_free(&s->stats, block.size);
 }
 
 /* ---- status and validation --------------------------------------------- */
@@ -161,11 +146,17 @@ bool default_validate(MemoryStrategy* base) {
     StrategyStatus status = state_tracker_status(&s->tracker);
     bool ok = status != STRATEGY_STATUS_INVALID && base->allocate == default_allocate &&
               base->deallocate == default_deallocate && base->get_status == default_get_status &&
-              base->validate == default_validate && s->error_handler != NULL &&
-              ms_stats_validate(&s->stats);
+              base->validate == default_validate && base->allocate_zeroed == default_allocate_zeroed &&
+              base->reallocate == default_reallocate && base->allocate_aligned == default_allocate_aligned &&
+              s->error_handler != NULL && ms_stats_validate(&s->stats);
+    /* A child's backend is its parent, fixed at create. */
+    if (s->parent != NULL && (s->backend_allocate != parent_allocate || s->backend_free != parent_free ||
+                              s->backend_context != s->parent)) {
+        ok = false;
+    }
     if (!ok && state_tracker_transition(&s->tracker, STRATEGY_ACTIVE, STRATEGY_DEGRADED) ==
                    STATE_TRANSITION_DONE) {
-        report(s, STRATEGY_ERROR_ILLEGAL_STATE, NULL, 0, 0);
+        ms_default_report(s, STRATEGY_ERROR_ILLEGAL_STATE, NULL, 0, 0);
     }
     return ok;
 }
@@ -194,22 +185,46 @@ DefaultStrategy* create_default_strategy_with(const DefaultStrategyConfig* confi
     memset(&defaults, 0, sizeof defaults);
     if (config == NULL) config = &defaults;
     if ((config->backend_allocate == NULL) != (config->backend_free == NULL)) return NULL;
+    MemoryStrategy* parent = config->parent;
+    if (parent != NULL && (config->backend_allocate != NULL || parent->allocate == NULL ||
+                           parent->deallocate == NULL)) {
+        return NULL;
+    }
     size_t size = (sizeof(ms_default) + MS_CACHE_LINE - 1) / MS_CACHE_LINE * MS_CACHE_LINE;
     ms_default* s = aligned_alloc(MS_CACHE_LINE, size);
     if (s == NULL) return NULL;
     /* Not yet shared: plain initialisation, published by the caller's own
      * hand-off of the returned pointer. */
     memset(s, 0, sizeof *s);
+    if (config->name != NULL) {
+        size_t length = strlen(config->name) + 1;
+        s->name = malloc(length);
+        if (s->name == NULL) {
+            free(s);
+            return NULL;
+        }
+        memcpy(s->name, config->name, length);
+    }
     ms_state_tracker_init(&s->tracker);
     ms_stats_init(&s->stats, config->memory_limit);
     s->pub.base.allocate = default_allocate;
     s->pub.base.deallocate = default_deallocate;
     s->pub.base.get_status = default_get_status;
     s->pub.base.validate = default_validate;
+    s->pub.base.allocate_zeroed = default_allocate_zeroed;
+    s->pub.base.reallocate = default_reallocate;
+    s->pub.base.allocate_aligned = default_allocate_aligned;
     s->secret = make_secret(s);
-    s->backend_allocate = config->backend_allocate;
-    s->backend_free = config->backend_free;
-    s->backend_context = config->backend_context;
+    if (parent != NULL) {
+        s->parent = parent;
+        s->backend_allocate = parent_allocate;
+        s->backend_free = parent_free;
+        s->backend_context = parent;
+    } else {
+        s->backend_allocate = config->backend_allocate;
+        s->backend_free = config->backend_free;
+        s->backend_context = config->backend_context;
+    }
     s->error_handler = config->error_handler != NULL ? config->error_handler : strategy_default_error_handler;
     s->error_handler_data = config->error_handler_data;
     s->magic = MS_DEFAULT_MAGIC;
@@ -229,17 +244,18 @@ void destroy_default_strategy(DefaultStrategy* strategy) {
     ms_default* s = ms_default_of(&strategy->base);
     StrategyStatus from = state_tracker_status(&s->tracker);
     if (state_tracker_transition(&s->tracker, from, STRATEGY_SHUTTING_DOWN) != STATE_TRANSITION_DONE) {
-        report(s, STRATEGY_ERROR_ILLEGAL_TRANSITION, strategy, 0, 0);
+        ms_default_report(s, STRATEGY_ERROR_ILLEGAL_TRANSITION, strategy, 0, 0);
         return;
     }
     MemStatsSnapshot snap;
     ms_stats_fold(&s->stats, &snap);
     if (snap.live_blocks != 0 || snap.current_bytes != 0) {
-        report(s, STRATEGY_ERROR_LEAK, NULL, (size_t)snap.current_bytes, snap.live_blocks);
+        ms_default_report(s, STRATEGY_ERROR_LEAK, NULL, (size_t)snap.current_bytes, snap.live_blocks);
     }
     state_tracker_transition(&s->tracker, STRATEGY_SHUTTING_DOWN, STRATEGY_DESTROYED);
     ms_stats_release_memory(&s->stats);
     s->magic = 0;
+    free(s->name);
     free(s);
 }
 
@@ -279,4 +295,26 @@ StrategyError get_last_error(const DefaultStrategy* strategy) {
     if (strategy == NULL) return STRATEGY_OK;
     /* Relaxed: a value read on its own. */
     return (StrategyError)ms_load_relaxed(&ms_default_const(strategy)->last_error);
+}
+
+bool default_strategy_snapshot(const DefaultStrategy* strategy, StrategyStats* out) {
+    if (strategy == NULL || out == NULL) return false;
+    const ms_default* s = ms_default_const(strategy);
+    memset(out, 0, sizeof *out);
+    ms_stats_fold(&s->stats, &out->usage);
+    out->memory_limit = s->stats.limit;
+    for (unsigned kind = 0; kind < STRATEGY_ERROR_COUNT; kind++) {
+        /* Relaxed: statistics read on their own (as get_error_count). */
+        out->errors[kind] = ms_load_relaxed(&s->errors[kind]);
+    }
+    /* Relaxed: a value read on its own (as get_last_error). */
+    out->last_error = (StrategyError)ms_load_relaxed(&s->last_error);
+    out->status = state_tracker_status(&s->tracker);
+    return true;
+}
+
+const char* get_strategy_name(const DefaultStrategy* strategy) {
+    if (strategy == NULL) return "";
+    const char* name = ms_default_const(strategy)->name;
+    return name != NULL ? name : "";
 }
