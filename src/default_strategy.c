@@ -92,6 +92,22 @@ static void parent_free(void* context, void* ptr) {
 
 /* ---- the hot path ------------------------------------------------------- */
 
+static MS_NOINLINE void* commit_plain(ms_default* s, void* raw, size_t size) {
+    return ms_commit_plain(s, raw, size);
+}
+
+MS_NOINLINE void* ms_commit_plain_slow(ms_default* s, void* raw, size_t size) {
+    ms_block_header* header = raw;
+    if (MS_UNLIKELY(!ms_stats_on_alloc(&s->stats, size))) return ms_refuse_over_limit(s, header, raw, size);
+    return header + 1;
+}
+
+/* default_deallocate when the accounting fast path declined. */
+static MS_NOINLINE void deallocate_slow(ms_default* s, ms_block block) {
+    ms_stats_on_free(&s->stats, block.size);
+    ms_release_block(s, &block);
+}
+
 void* default_allocate(MemoryStrategy* base, size_t size) {
     if (MS_UNLIKELY(base == NULL)) return NULL;
     ms_default* s = ms_default_of(base);
@@ -105,7 +121,9 @@ void* default_allocate(MemoryStrategy* base, size_t size) {
     size_t total = size + sizeof(ms_block_header);
     void* raw = s->backend_allocate == NULL ? malloc(total) : s->backend_allocate(s->backend_context, total);
     if (MS_UNLIKELY(raw == NULL)) return ms_refuse_backend_failure(s, NULL, size);
-    return ms_commit_plain(s, raw, size);
+    /* A tail call: default_allocate keeps only `s` and `size` across the
+     * backend call, and the accounting runs in a frame of its own. */
+    return commit_plain(s, raw, size);
 }
 
 static MS_NOINLINE void refuse_free(ms_default* s, StrategyError error, const void* ptr) {
@@ -124,8 +142,13 @@ void default_deallocate(MemoryStrategy* base, void* ptr) {
         refuse_free(s, STRATEGY_ERROR_INVALID_POINTER, ptr);
         return;
     }
+    /* Counted before the memory goes back, so the backend call is the last
+     * thing done (a tail call); the free linearises at the count. */
+    if (MS_UNLIKELY(!ms_stats_try_free(&s->stats, block.size))) {
+        deallocate_slow(s, block);
+        return;
+    }
     ms_release_block(s, &block); /* a second free of this block no longer matches */
-    ms_stats_on_free(&s->stats, block.size);
 }
 
 /* ---- status and validation --------------------------------------------- */

@@ -179,14 +179,18 @@ void* ms_refuse_over_limit(ms_default* s, ms_block_header* header, void* raw, si
  * so ms_refuse_backend_failure only sees the parent's. */
 void ms_parent_call_begins(void);
 
+/* ms_commit_plain when the accounting fast path declined (out of line). */
+void* ms_commit_plain_slow(ms_default* s, void* raw, size_t size);
+
 /* Stamps a plain block's header at `raw` and records the allocation; on a
- * limit refusal hands the memory back.  Returns the block or NULL. */
+ * limit refusal hands the memory back.  Returns the block or NULL.  The fast
+ * path calls nothing (the slow one is a tail call). */
 static inline void* ms_commit_plain(ms_default* s, void* raw, size_t size) {
     ms_block_header* header = raw;
     void* block = header + 1;
     header->size = size;
     header->check = ms_block_check(block, size, s->secret);
-    if (MS_UNLIKELY(!ms_stats_on_alloc(&s->stats, size))) return ms_refuse_over_limit(s, header, raw, size);
+    if (MS_UNLIKELY(!ms_stats_try_alloc(&s->stats, size))) return ms_commit_plain_slow(s, raw, size);
     return block;
 }
 

@@ -6,14 +6,18 @@
 #include "memory_strategy.h"
 #include "memstats_internal.h"
 
+/* A process-wide unique id, never 0.  Relaxed: only uniqueness matters. */
+static uint64_t new_id(void) {
+    static _Atomic uint64_t last_id;
+    return ms_fetch_add_relaxed(&last_id, 1) + 1;
+}
+
 void ms_stats_init(MemStats* stats, uint64_t limit) {
     /* Not yet shared with other threads: whoever publishes `stats` orders
      * these stores before any other thread's access. */
-    static _Atomic uint64_t last_id;
     memset(stats, 0, sizeof *stats);
     stats->magic = MS_STATS_MAGIC;
-    /* Relaxed: only uniqueness matters. */
-    stats->id = ms_fetch_add_relaxed(&last_id, 1) + 1;
+    ms_store_relaxed(&stats->id, new_id());
     stats->limit = limit;
     stats->batch = ms_stats_batch_for(limit);
     stats->slack_max = 2 * stats->batch;
@@ -58,7 +62,10 @@ void ms_stats_release_memory(MemStats* stats) {
 
 ms_slot* ms_stats_slot_slow(MemStats* stats) {
     ms_slot_cache_entry* cache = ms_tl_slot_cache;
-    if (cache[1].owner_id == stats->id) { /* the other recently used strategy */
+    /* Acquire: pairs with the release in ms_stats_reset_peak, so the peak
+     * epoch the caller checks next is at least the one this id came with. */
+    uint64_t id = ms_load_acquire(&stats->id);
+    if (cache[1].owner_id == id) { /* the other recently used strategy */
         ms_slot_cache_entry hit = cache[1];
         cache[1] = cache[0];
         cache[0] = hit;
@@ -88,7 +95,7 @@ ms_slot* ms_stats_slot_slow(MemStats* stats) {
     }
     ms_slot* slot = &chunk->slots[index % MS_SLOTS_PER_CHUNK];
     cache[1] = cache[0];
-    cache[0] = (ms_slot_cache_entry){stats->id, slot};
+    cache[0] = (ms_slot_cache_entry){id, slot};
     return slot;
 }
 
@@ -125,6 +132,9 @@ void ms_stats_reset_peak(MemStats* stats) {
      * operations that linearised before the reset. */
     int64_t total = ms_load_relaxed(&stats->reserved_total);
     ms_fetch_add_relaxed(&stats->peak_epoch, 1);
+    /* Release: pairs with the acquire in ms_stats_slot_slow; every cached
+     * entry of the old id now misses, and the slow path checks the epoch. */
+    ms_store_release(&stats->id, new_id());
     ms_store_relaxed(&stats->reserved_peak, total);
     ms_max_relaxed_i64(&stats->reserved_peak, ms_load_relaxed(&stats->reserved_total));
 }

@@ -15,8 +15,9 @@
  *    then stores its slot: the shared update is the operation's
  *    linearisation point, so reserved_total >= true current usage at every
  *    moment and reserved_peak >= the true high-water mark.
- *  - Resetting the peak bumps peak_epoch and restarts reserved_peak from
- *    reserved_total.  A slot whose epoch is behind restarts its local peak
+ *  - Resetting the peak bumps peak_epoch, gives the statistics a fresh id (so
+ *    every thread's cached slot misses once and takes the slow path, which
+ *    checks the epoch) and restarts reserved_peak from reserved_total.  A slot whose epoch is behind restarts its local peak
  *    from its net usage at its next operation; until then a reader counts
  *    its current net usage instead (it has not moved since the reset).
  *  - peak = min(reserved_peak, sum of local_peak): both are upper bounds; the
@@ -67,7 +68,10 @@ typedef struct ms_slot_chunk {
 
 struct MemStats {
     uint64_t magic;
-    uint64_t id;    /* unique, never 0: the key of the per-thread slot cache */
+    /* Unique, never 0: the key of the per-thread slot cache.  Replaced by a
+     * fresh one at every peak reset, so a cached slot is always one whose
+     * peak epoch is current (see ms_stats_reset_peak). */
+    _Atomic uint64_t id;
     uint64_t limit; /* 0: unlimited; fixed at creation */
     uint64_t batch; /* slack a slot reserves ahead; see ms_stats_batch_for */
     uint64_t slack_max; /* 2 * batch: a free above this much slack unreserves */
@@ -117,12 +121,40 @@ bool ms_stats_record_shared(MemStats* stats, uint64_t bytes, bool is_free);
  * cache (thread_registry.h) was filled by ms_stats_slot_slow, which acquired
  * the chunk's publication, on this same thread. */
 static inline ms_slot* ms_stats_slot(MemStats* stats) {
-    if (MS_LIKELY(ms_tl_slot_cache[0].owner_id == stats->id)) return (ms_slot*)ms_tl_slot_cache[0].slot;
+    /* Relaxed: see ms_stats_try_alloc. */
+    if (MS_LIKELY(ms_tl_slot_cache[0].owner_id == ms_load_relaxed(&stats->id))) {
+        return (ms_slot*)ms_tl_slot_cache[0].slot;
+    }
     return ms_stats_slot_slow(stats);
 }
 
 /* Signed view of the difference of two wrapping counters. */
 static inline int64_t ms_diff(uint64_t a, uint64_t b) { return (int64_t)(a - b); }
+
+/* The stores that end every allocation on a slot, in this order. */
+static inline void ms_slot_store_alloc(ms_slot* slot, uint64_t alloc, uint64_t net) {
+    if (ms_diff(net, ms_load_relaxed(&slot->local_peak)) > 0) {
+        /* Relaxed: ordered before the release store of alloc_bytes below. */
+        ms_store_relaxed(&slot->local_peak, net);
+    }
+    /* Release on bytes: pairs with the reader's acquire in ms_stats_fold;
+     * with local_peak stored before, a reader that sees these bytes sees a
+     * local peak covering them.  Release on the count after the bytes: pairs
+     * with ms_stats_validate's acquire of the count, so a count is never seen
+     * ahead of its bytes. */
+    ms_store_release(&slot->alloc_bytes, alloc);
+    ms_store_release(&slot->alloc_ops, ms_load_relaxed(&slot->alloc_ops) + 1);
+}
+
+/* The stores that end every free on a slot, in this order.  Release on
+ * bytes: a reader that acquires these freed bytes also sees every allocation
+ * that happened-before this free (the block was handed to this thread after
+ * it was allocated), so a fold that reads frees first never sees a free
+ * without its allocation. */
+static inline void ms_slot_store_free(ms_slot* slot, uint64_t freed) {
+    ms_store_release(&slot->freed_bytes, freed);
+    ms_store_release(&slot->free_ops, ms_load_relaxed(&slot->free_ops) + 1);
+}
 
 /* Records an allocation of `bytes` in the calling thread's slot.  Returns
  * false, recording nothing, if it would take usage above the limit. */
@@ -139,17 +171,27 @@ static inline bool ms_stats_on_alloc(MemStats* stats, uint64_t bytes) {
         !ms_stats_reserve(stats, slot, net)) {
         return false;
     }
-    if (ms_diff(net, ms_load_relaxed(&slot->local_peak)) > 0) {
-        /* Relaxed: ordered before the release store of alloc_ops below. */
-        ms_store_relaxed(&slot->local_peak, net);
-    }
-    /* Release on bytes: pairs with the reader's acquire in ms_stats_fold;
-     * with local_peak stored before, a reader that sees these bytes sees a
-     * local peak covering them.  Release on the count after the bytes: pairs
-     * with ms_stats_validate's acquire of the count, so a count is never seen
-     * ahead of its bytes. */
-    ms_store_release(&slot->alloc_bytes, alloc);
-    ms_store_release(&slot->alloc_ops, ms_load_relaxed(&slot->alloc_ops) + 1);
+    ms_slot_store_alloc(slot, alloc, net);
+    return true;
+}
+
+/* The whole allocation fast path, or nothing: records the allocation and
+ * returns true when this thread's slot is cached (so its peak epoch is
+ * current) and its reservation covers the new usage; otherwise records nothing and returns
+ * false, and the caller takes a slow path through ms_stats_on_alloc.  It
+ * calls nothing, so its callers need no stack frame on the hot path. */
+static inline bool ms_stats_try_alloc(MemStats* stats, uint64_t bytes) {
+    /* Relaxed on the id: the entry can only match an id this thread cached
+     * itself in ms_stats_slot_slow (which acquired it, and the peak epoch
+     * released with it); an operation that reads an id a reset has just
+     * replaced linearises before the reset. */
+    if (MS_UNLIKELY(ms_tl_slot_cache[0].owner_id != ms_load_relaxed(&stats->id))) return false;
+    ms_slot* slot = (ms_slot*)ms_tl_slot_cache[0].slot;
+    /* Owner-only fields: see ms_stats_on_alloc. */
+    uint64_t alloc = ms_load_relaxed(&slot->alloc_bytes) + bytes;
+    uint64_t net = alloc - ms_load_relaxed(&slot->freed_bytes);
+    if (MS_UNLIKELY(ms_diff(net, ms_load_relaxed(&slot->reserved)) > 0)) return false;
+    ms_slot_store_alloc(slot, alloc, net);
     return true;
 }
 
@@ -167,12 +209,23 @@ static inline void ms_stats_on_free(MemStats* stats, uint64_t bytes) {
     if (MS_UNLIKELY(ms_diff(ms_load_relaxed(&slot->reserved), net) > (int64_t)stats->slack_max)) {
         ms_stats_unreserve(stats, slot, net);
     }
-    /* Release on bytes: a reader that acquires these freed bytes also sees
-     * every allocation that happened-before this free (the block was handed
-     * to this thread after it was allocated), so a fold that reads frees
-     * first never sees a free without its allocation. */
-    ms_store_release(&slot->freed_bytes, freed);
-    ms_store_release(&slot->free_ops, ms_load_relaxed(&slot->free_ops) + 1);
+    ms_slot_store_free(slot, freed);
+}
+
+/* The whole free fast path, or nothing (as ms_stats_try_alloc): false when
+ * the slot is not cached or the free would leave more than slack_max
+ * reserved; the caller then uses ms_stats_on_free. */
+static inline bool ms_stats_try_free(MemStats* stats, uint64_t bytes) {
+    /* Relaxed on the id: see ms_stats_try_alloc. */
+    if (MS_UNLIKELY(ms_tl_slot_cache[0].owner_id != ms_load_relaxed(&stats->id))) return false;
+    ms_slot* slot = (ms_slot*)ms_tl_slot_cache[0].slot;
+    uint64_t freed = ms_load_relaxed(&slot->freed_bytes) + bytes;
+    uint64_t net = ms_load_relaxed(&slot->alloc_bytes) - freed;
+    if (MS_UNLIKELY(ms_diff(ms_load_relaxed(&slot->reserved), net) > (int64_t)stats->slack_max)) {
+        return false;
+    }
+    ms_slot_store_free(slot, freed);
+    return true;
 }
 
 /* The invariant checks of memstats_validate, for embedded statistics. */
