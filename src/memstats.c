@@ -54,7 +54,12 @@ void ms_stats_release_memory(MemStats* stats) {
     for (uint32_t c = 0; c < MS_CHUNKS; c++) {
         /* Relaxed: destroy runs with no concurrent operation (documented
          * precondition), so every chunk publication happened-before it. */
-        free(ms_load_relaxed(&stats->chunks[c]));
+        ms_slot_chunk* chunk = ms_load_relaxed(&stats->chunks[c]);
+        if (chunk == NULL) continue;
+        for (uint32_t i = 0; i < MS_SLOTS_PER_CHUNK; i++) {
+            free(ms_load_relaxed(&chunk->slots[i].size_classes));
+        }
+        free(chunk);
         ms_store_relaxed(&stats->chunks[c], NULL);
     }
     stats->magic = 0;
@@ -94,6 +99,7 @@ ms_slot* ms_stats_slot_slow(MemStats* stats) {
         }
     }
     ms_slot* slot = &chunk->slots[index % MS_SLOTS_PER_CHUNK];
+    if (stats->size_histogram) return slot; /* never cached: see MemStats */
     cache[1] = cache[0];
     cache[0] = (ms_slot_cache_entry){id, slot};
     return slot;
@@ -122,6 +128,47 @@ void ms_stats_restart_local_peak(ms_slot* slot, uint64_t epoch, uint64_t net_bef
     /* Owner-only; relaxed, ordered before the operation's release stores. */
     ms_store_relaxed(&slot->local_peak, net_before);
     ms_store_relaxed(&slot->epoch, epoch);
+}
+
+static unsigned size_class(uint64_t bytes) { return 63u - (unsigned)__builtin_clzll(bytes); }
+
+void ms_stats_count_size(MemStats* stats, ms_slot* slot, uint64_t bytes) {
+    unsigned k = size_class(bytes);
+    _Atomic uint64_t* classes = slot == NULL ? NULL : ms_load_relaxed(&slot->size_classes);
+    if (slot != NULL && classes == NULL) {
+        classes = aligned_alloc(MS_CACHE_LINE, MS_SIZE_CLASSES * sizeof *classes);
+        if (classes != NULL) {
+            for (unsigned i = 0; i < MS_SIZE_CLASSES; i++) atomic_init(&classes[i], 0);
+            /* Release: pairs with the fold's acquire, so the zeroed
+             * counters are visible before the pointer. */
+            ms_store_release(&slot->size_classes, classes);
+        }
+    }
+    if (classes == NULL) {
+        /* Relaxed: a counter read on its own. */
+        ms_fetch_add_relaxed(&stats->shared_size_classes[k], 1);
+        return;
+    }
+    /* Owner-only counter: relaxed load and store. */
+    ms_store_relaxed(&classes[k], ms_load_relaxed(&classes[k]) + 1);
+}
+
+void ms_stats_fold_size_classes(const MemStats* stats, uint64_t* out) {
+    for (unsigned k = 0; k < MS_SIZE_CLASSES; k++) {
+        /* Relaxed: counters read on their own. */
+        out[k] = ms_load_relaxed(&stats->shared_size_classes[k]);
+    }
+    for (uint32_t c = 0; c < MS_CHUNKS; c++) {
+        /* Acquire: pairs with the publishing CAS in ms_stats_slot_slow. */
+        const ms_slot_chunk* chunk = ms_load_acquire(&stats->chunks[c]);
+        if (chunk == NULL) continue;
+        for (uint32_t i = 0; i < MS_SLOTS_PER_CHUNK; i++) {
+            /* Acquire: pairs with the release in ms_stats_count_size. */
+            _Atomic uint64_t* classes = ms_load_acquire(&chunk->slots[i].size_classes);
+            if (classes == NULL) continue;
+            for (unsigned k = 0; k < MS_SIZE_CLASSES; k++) out[k] += ms_load_relaxed(&classes[k]);
+        }
+    }
 }
 
 void ms_stats_reset_peak(MemStats* stats) {

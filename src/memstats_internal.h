@@ -46,6 +46,8 @@
 #define MS_SLOTS_PER_CHUNK 64u
 #define MS_CHUNKS (MS_MAX_THREADS / MS_SLOTS_PER_CHUNK)
 #define MS_STATS_MAGIC UINT64_C(0x6d73746174733031) /* "mstats01" */
+/* Size class k counts allocations of 2^k .. 2^(k+1)-1 bytes. */
+#define MS_SIZE_CLASSES 64u
 
 /* One cache line, written only by the thread holding its index.  Each byte
  * counter is stored with release after its operation count... see
@@ -58,6 +60,10 @@ typedef struct ms_slot {
     _Atomic uint64_t local_peak; /* max of net (two's complement) since `epoch` began */
     _Atomic uint64_t reserved;   /* this slot's share of reserved_total (two's complement) */
     _Atomic uint64_t epoch;      /* the peak_epoch local_peak belongs to */
+    /* With a size histogram: MS_SIZE_CLASSES owner-written counters,
+     * allocated on the slot's first allocation and published with release;
+     * NULL otherwise. */
+    _Atomic(_Atomic uint64_t*) size_classes;
 } ms_slot;
 
 typedef struct ms_slot_chunk {
@@ -82,6 +88,13 @@ struct MemStats {
     /* Touched only when a slot moves by more than a batch. */
     alignas(MS_CACHE_LINE) _Atomic int64_t reserved_total;
     _Atomic int64_t reserved_peak;
+    /* Fixed before the statistics are shared.  With a histogram, slots are
+     * never put in the per-thread cache, so every operation takes the full
+     * path, which counts the size class: no cost without it. */
+    bool size_histogram;
+    /* Size classes of allocations by threads without a slot (or whose
+     * slot's counters could not be allocated); read-modify-write. */
+    _Atomic uint64_t shared_size_classes[MS_SIZE_CLASSES];
     /* Set once a thread without an index has recorded anything. */
     _Atomic uint32_t overflow_used;
     /* Shared by threads without an index (read-modify-write). */
@@ -92,6 +105,11 @@ struct MemStats {
 static inline uint64_t ms_stats_batch_for(uint64_t limit) {
     return (limit != 0 && limit / 256 < MEMSTATS_BATCH_BYTES) ? limit / 256 : MEMSTATS_BATCH_BYTES;
 }
+
+/* Counts an allocation's size class (full path only, with a histogram). */
+void ms_stats_count_size(MemStats* stats, ms_slot* slot, uint64_t bytes);
+/* Adds every slot's size classes into out[MS_SIZE_CLASSES] (zeroed first). */
+void ms_stats_fold_size_classes(const MemStats* stats, uint64_t* out);
 
 /* Initialises embedded statistics.  Not yet shared: plain stores suffice. */
 void ms_stats_init(MemStats* stats, uint64_t limit);
@@ -160,7 +178,11 @@ static inline void ms_slot_store_free(ms_slot* slot, uint64_t freed) {
  * false, recording nothing, if it would take usage above the limit. */
 static inline bool ms_stats_on_alloc(MemStats* stats, uint64_t bytes) {
     ms_slot* slot = ms_stats_slot(stats);
-    if (MS_UNLIKELY(slot == NULL)) return ms_stats_record_shared(stats, bytes, false);
+    if (MS_UNLIKELY(slot == NULL)) {
+        if (!ms_stats_record_shared(stats, bytes, false)) return false;
+        if (stats->size_histogram) ms_stats_count_size(stats, NULL, bytes);
+        return true;
+    }
     /* Owner-only fields: relaxed loads read this thread's own last stores
      * (or, after an index handoff, the previous owner's, ordered by the
      * registry's release/acquire). */
@@ -171,6 +193,7 @@ static inline bool ms_stats_on_alloc(MemStats* stats, uint64_t bytes) {
         !ms_stats_reserve(stats, slot, net)) {
         return false;
     }
+    if (MS_UNLIKELY(stats->size_histogram)) ms_stats_count_size(stats, slot, bytes);
     ms_slot_store_alloc(slot, alloc, net);
     return true;
 }
