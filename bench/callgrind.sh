@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Instructions the strategy adds per allocate/deallocate pair, against raw
+# malloc, counted by valgrind's callgrind (deterministic: one thread, a fixed
+# seed, a fixed number of operations).
+#
+#   bench/callgrind.sh                    # builds //bench:overhead (-c opt -g)
+#   bench/callgrind.sh path/to/overhead   # uses that binary
+#
+# Environment:
+#   OPS=200000        operations per run (about half are allocations)
+#   WORKLOADS="mixed small"
+#   VARIANTS="strategy baseline-header"   compared with malloc (always run)
+#   OUT=dir           where callgrind files and annotations go (default: a temp dir)
+#   ANNOTATE=1        also write per-line annotations of the strategy's hot path
+#                     (src/default_strategy.c, src/memstats_internal.h, ...) to $OUT
+#   BAZEL=bazel BAZEL_STARTUP="--output_base=..." BAZEL_FLAGS="--jobs=2"
+#
+# Only the timed work is counted (--toggle-collect='run_*': the workload
+# functions of bench/variants.c), so start-up, thread creation and strategy
+# creation are left out.  Every variant performs the same requests, so
+# (instructions of the variant - instructions of raw malloc) / allocations is
+# what the variant adds per allocate/deallocate pair, including any extra work
+# malloc does because each request is 16 bytes larger.  "own" is the part spent
+# in the strategy's own functions (default_allocate, default_deallocate and
+# what is inlined into them), "backend" the rest of the difference.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(dirname "$here")"
+OPS="${OPS:-200000}"
+WORKLOADS="${WORKLOADS:-mixed small}"
+VARIANTS="${VARIANTS:-strategy baseline-header}"
+BAZEL="${BAZEL:-bazel}"
+read -r -a startup <<<"${BAZEL_STARTUP:-}"
+read -r -a flags <<<"${BAZEL_FLAGS:-}"
+
+if ! command -v valgrind >/dev/null; then
+    echo "callgrind.sh: valgrind not found (apt-get install valgrind)" >&2
+    exit 2
+fi
+
+if [[ $# -ge 1 ]]; then
+    bin="$1"
+else
+    build=(-c opt --copt=-g --strip=never)
+    (cd "$root" && "$BAZEL" "${startup[@]}" build "${flags[@]}" "${build[@]}" //bench:overhead >&2)
+    bin="$(cd "$root" && "$BAZEL" "${startup[@]}" info "${build[@]}" bazel-bin 2>/dev/null)/bench/overhead"
+fi
+[[ -x "$bin" ]] || { echo "callgrind.sh: no binary at $bin" >&2; exit 2; }
+
+OUT="${OUT:-$(mktemp -d /tmp/callgrind.XXXXXX)}"
+mkdir -p "$OUT"
+
+# run VARIANT WORKLOAD -> "instructions allocations own"
+run() {
+    local variant="$1" workload="$2" file="$OUT/callgrind.$2.${1//\//_}"
+    local extra=()
+    [[ "${ANNOTATE:-0}" == 1 ]] && extra=(--dump-instr=yes)
+    local line
+    line="$(valgrind --tool=callgrind --toggle-collect='run_*' "${extra[@]}" \
+        --callgrind-out-file="$file" "$bin" --single="$variant" --workloads="$workload" \
+        --threads=1 --ops="$OPS" 2>"$file.log" | grep '^single ')"
+    grep -q 'ok=1' <<<"$line" || { echo "callgrind.sh: $variant $workload failed: $line" >&2; exit 1; }
+    local allocations instructions own
+    allocations="$(sed -n 's/.*allocations=\([0-9]*\).*/\1/p' <<<"$line")"
+    instructions="$(callgrind_annotate "$file" 2>/dev/null |
+        awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')"
+    own="$(callgrind_annotate --auto=no --inclusive=no --threshold=100 "$file" 2>/dev/null |
+        awk '/:(default_allocate|default_deallocate|ms_[a-z_]*)( |$)/ {gsub(",", "", $1); s += $1}
+             END {print s + 0}')"
+    echo "$instructions $allocations $own"
+}
+
+printf '%-8s %-16s %14s %12s %10s %8s %8s\n' workload variant instructions allocations "+/pair" own backend
+for workload in $WORKLOADS; do
+    read -r base_ir base_allocs _ < <(run malloc "$workload")
+    printf '%-8s %-16s %14s %12s %10s %8s %8s\n' "$workload" malloc "$base_ir" "$base_allocs" - - -
+    for variant in $VARIANTS; do
+        read -r ir allocs own < <(run "$variant" "$workload")
+        if [[ "$allocs" != "$base_allocs" ]]; then
+            echo "callgrind.sh: $variant did $allocs allocations, malloc $base_allocs" >&2
+            exit 1
+        fi
+        awk -v w="$workload" -v v="$variant" -v ir="$ir" -v b="$base_ir" -v n="$allocs" -v own="$own" 'BEGIN {
+            added = (ir - b) / n; mine = own / n
+            printf "%-8s %-16s %14d %12d %10.1f %8.1f %8.1f\n", w, v, ir, n, added, mine, added - mine }'
+    done
+done
+echo "(+/pair = (instructions - malloc's) / allocations; callgrind files in $OUT)"
+
+if [[ "${ANNOTATE:-0}" == 1 ]]; then
+    for workload in $WORKLOADS; do
+        file="$OUT/callgrind.$workload.strategy"
+        callgrind_annotate --auto=yes --show-percs=no --include="$root" --threshold=100 "$file" \
+            >"$OUT/annotate.$workload.strategy.txt" 2>/dev/null || true
+        echo "per-line annotation: $OUT/annotate.$workload.strategy.txt"
+    done
+fi
