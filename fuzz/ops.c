@@ -225,7 +225,7 @@ static void check_all(Run* r) {
     for (size_t i = 0; i < r->other_live_count; i++) check_block_edges(&r->other_live[i]);
     FUZZ_CHECK(r->backend.outstanding == r->live_count + r->other_live_count);
     FUZZ_CHECK(get_current_usage(r->other) == r->other_current);
-    FUZZ_CHECK(get_error_count(r->other, STRATEGY_ERROR_INVALID_POINTER) == r->other_invalid_pointer);
+    FUZZ_CHECK(get_error_count(r->other, STRATEGY_ERROR_WRONG_STRATEGY) == r->other_invalid_pointer);
     FUZZ_CHECK(r->other_log.calls == r->other_invalid_pointer);
 }
 
@@ -353,11 +353,11 @@ static void op_deallocate(Run* r, size_t index) {
 
 /* Frees `ptr`, which is not a live block of the main strategy, and expects
  * it to be refused without touching the backend. */
-static void expect_refused_free(Run* r, void* ptr) {
+static void expect_refused_free(Run* r, void* ptr, StrategyError error) {
     uint64_t calls = r->log.calls;
     size_t outstanding = r->backend.outstanding;
     r->s->base.deallocate(&r->s->base, ptr);
-    expect_error(r, calls, STRATEGY_ERROR_INVALID_POINTER, ptr, 0);
+    expect_error(r, calls, error, ptr, 0);
     FUZZ_CHECK(r->backend.outstanding == outstanding);
 }
 
@@ -370,7 +370,7 @@ static void op_free_stack(Run* r, FuzzInput* in) {
     for (size_t i = 0; i < HEADER_BYTES; i++) frame[i] = fuzz_u8(in);
     memset(frame + HEADER_BYTES, 0x5a, sizeof frame - HEADER_BYTES);
     size_t offset = fuzz_u8(in) % 48; /* aligned or not */
-    expect_refused_free(r, frame + HEADER_BYTES + offset);
+    expect_refused_free(r, frame + HEADER_BYTES + offset, STRATEGY_ERROR_INVALID_POINTER);
 }
 
 static void op_free_interior(Run* r, size_t index, size_t offset) {
@@ -379,16 +379,16 @@ static void op_free_interior(Run* r, size_t index, size_t offset) {
     if (b->size > 1) {
         /* Inside the block: 1 .. size-1.  A 16-aligned offset makes the
          * library read 16 bytes of payload as a header. */
-        expect_refused_free(r, b->ptr + 1 + offset % (b->size - 1));
+        expect_refused_free(r, b->ptr + 1 + offset % (b->size - 1), STRATEGY_ERROR_INVALID_POINTER);
     } else {
-        expect_refused_free(r, b->ptr + 1); /* one past the end, misaligned */
+        expect_refused_free(r, b->ptr + 1, STRATEGY_ERROR_INVALID_POINTER); /* one past the end, misaligned */
     }
 }
 
 static void op_double_free(Run* r, size_t index) {
     size_t count = r->freed_total < MAX_FREED ? r->freed_total : MAX_FREED;
     if (count == 0) return;
-    expect_refused_free(r, r->freed[index % count]);
+    expect_refused_free(r, r->freed[index % count], STRATEGY_ERROR_DOUBLE_FREE);
 }
 
 static void op_smash_header(Run* r, size_t index, size_t byte, uint8_t mask) {
@@ -400,7 +400,10 @@ static void op_smash_header(Run* r, size_t index, size_t byte, uint8_t mask) {
      * change to the size or the check word must be refused. */
     unsigned char* at = b->ptr - HEADER_BYTES + byte % HEADER_BYTES;
     *at ^= mask;
-    expect_refused_free(r, b->ptr);
+    /* Bytes 12..15 are the strategy's tag: changed, the header is no
+     * longer recognisably this strategy's. */
+    expect_refused_free(r, b->ptr,
+                        byte % HEADER_BYTES < 12 ? STRATEGY_ERROR_CORRUPTED_BLOCK : STRATEGY_ERROR_INVALID_POINTER);
     *at ^= mask; /* repaired: the block is live again and frees normally later */
 }
 
@@ -428,7 +431,9 @@ static void op_other_strategy(Run* r, uint8_t selector, size_t index) {
         }
         break;
     case 2: /* a block of the other strategy, freed in this one */
-        if (r->other_live_count != 0) expect_refused_free(r, r->other_live[index % r->other_live_count].ptr);
+        if (r->other_live_count != 0) {
+            expect_refused_free(r, r->other_live[index % r->other_live_count].ptr, STRATEGY_ERROR_WRONG_STRATEGY);
+        }
         break;
     default: /* a block of this strategy, freed in the other */
         if (r->live_count != 0) {
@@ -436,7 +441,7 @@ static void op_other_strategy(Run* r, uint8_t selector, size_t index) {
             uint64_t calls = r->other_log.calls;
             r->other->base.deallocate(&r->other->base, p);
             FUZZ_CHECK(r->other_log.calls == calls + 1);
-            FUZZ_CHECK(r->other_log.last.error == STRATEGY_ERROR_INVALID_POINTER);
+            FUZZ_CHECK(r->other_log.last.error == STRATEGY_ERROR_WRONG_STRATEGY);
             FUZZ_CHECK(r->other_log.last.pointer == p);
             r->other_invalid_pointer++;
         }

@@ -104,6 +104,23 @@ typedef struct DefaultStrategyConfig {
     /* NULL: unnamed.  Copied at create; shown by get_strategy_name and the
      * printers of strategy_report.h.  UTF-8 text. */
     const char* name;
+    /* Debug options (all off in a zeroed config; any of the first two moves
+     * every operation of this strategy off the tuned hot path).
+     * quarantine: 0, or how many freed blocks are kept (their memory not yet
+     * given back to the backend, their header marked freed) before the
+     * oldest goes back, so a double free of any of the last `quarantine`
+     * blocks is caught as STRATEGY_ERROR_DOUBLE_FREE.  Statistics count a
+     * quarantined block as freed.  Emptied at destroy. */
+    size_t quarantine;
+    /* check_overflow: an 8-byte canary (derived from the secret and the
+     * address) after every block, checked when the block is freed or
+     * resized: a damaged canary is STRATEGY_ERROR_CORRUPTED_BLOCK and the
+     * operation is refused.  The backend is asked for 8 more bytes. */
+    bool check_overflow;
+    /* abort_on_misuse: after reporting STRATEGY_ERROR_DOUBLE_FREE,
+     * _INVALID_POINTER, _WRONG_STRATEGY or _CORRUPTED_BLOCK from
+     * deallocate or reallocate, abort(). */
+    bool abort_on_misuse;
 } DefaultStrategyConfig;
 
 /* Creates a strategy over malloc/free with the default error handler.

@@ -72,9 +72,12 @@ typedef enum StrategyError {
     STRATEGY_ERROR_INVALID_SIZE,       /* size 0, above STRATEGY_MAX_ALLOCATION, overflow, bad alignment */
     STRATEGY_ERROR_OUT_OF_MEMORY,      /* the backend returned NULL */
     STRATEGY_ERROR_ILLEGAL_STATE,      /* the strategy's status forbids the operation */
-    STRATEGY_ERROR_INVALID_POINTER,    /* not a live block of any strategy (foreign, interior, freed) */
+    STRATEGY_ERROR_INVALID_POINTER,    /* not a block of any live strategy (foreign, interior, reused) */
     STRATEGY_ERROR_ILLEGAL_TRANSITION, /* a status change the transition table forbids */
     STRATEGY_ERROR_LIMIT_EXCEEDED,     /* the allocation would take usage above the memory limit */
+    STRATEGY_ERROR_DOUBLE_FREE,        /* a block of this strategy that was already freed */
+    STRATEGY_ERROR_WRONG_STRATEGY,     /* a live block of another live strategy */
+    STRATEGY_ERROR_CORRUPTED_BLOCK,    /* this strategy's block with damaged metadata or canary */
     STRATEGY_ERROR_LEAK,               /* blocks still allocated at destroy (a report, not a failure) */
     STRATEGY_ERROR_COUNT
 } StrategyError;

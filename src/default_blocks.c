@@ -53,9 +53,9 @@ void* default_allocate_zeroed(MemoryStrategy* base, size_t count, size_t size) {
     if (!ms_state_allows(&s->tracker, MS_ALLOWS_ALLOCATE)) {
         return ms_refuse_request(s, STRATEGY_ERROR_ILLEGAL_STATE, NULL, bytes);
     }
-    void* raw = obtain_zeroed(s, bytes + sizeof(ms_block_header));
+    void* raw = obtain_zeroed(s, bytes + sizeof(ms_block_header) + s->canary_bytes);
     if (raw == NULL) return ms_refuse_backend_failure(s, NULL, bytes);
-    return ms_commit_plain(s, raw, bytes);
+    return ms_commit_block(s, raw, bytes);
 }
 
 /* ---- aligned blocks ----------------------------------------------------- */
@@ -69,12 +69,12 @@ void* default_allocate_zeroed(MemoryStrategy* base, size_t count, size_t size) {
  * 24 + (A - 1) + size bytes after raw.  The prefix records block - raw and
  * shift (MS_PREFIX_*); the header's size word carries MS_BLOCK_ALIGNED and
  * its check covers both (ms_aligned_check). */
-static size_t aligned_request(size_t size, unsigned shift) {
-    return size + MS_ALIGNED_OVERHEAD + (((size_t)1 << shift) - 1);
+static size_t aligned_request(const ms_default* s, size_t size, unsigned shift) {
+    return size + MS_ALIGNED_OVERHEAD + (((size_t)1 << shift) - 1) + s->canary_bytes;
 }
 
 /* Places an aligned block in `raw` (of aligned_request(size, shift) bytes)
- * and stamps its prefix and header.  Returns the header. */
+ * and stamps its prefix, header and canary.  Returns the header. */
 static ms_block_header* place_aligned(const ms_default* s, void* raw, size_t size, unsigned shift) {
     size_t alignment = (size_t)1 << shift;
     char* start = (char*)raw + MS_ALIGNED_OVERHEAD;
@@ -84,23 +84,9 @@ static ms_block_header* place_aligned(const ms_default* s, void* raw, size_t siz
     uint64_t word = (uint64_t)size | MS_BLOCK_ALIGNED;
     ((uint64_t*)(void*)header)[-1] = prefix;
     header->size = word;
-    header->check = ms_aligned_check(block, word, prefix, s->secret);
+    header->check = ms_aligned_check(block, word, prefix, s->check_base);
+    ms_write_canary(s, block, size);
     return header;
-}
-
-bool ms_find_aligned_block(const ms_default* s, void* ptr, ms_block_header* header, ms_block* out) {
-    uint64_t word = header->size;
-    if ((word & MS_BLOCK_ALIGNED) == 0) return false;
-    const uint64_t* prefix_at = (const uint64_t*)(const void*)header - 1;
-    if (!ms_readable(prefix_at, sizeof *prefix_at)) return false;
-    uint64_t prefix = *prefix_at;
-    if (header->check != ms_aligned_check(ptr, word, prefix, s->secret)) return false;
-    out->header = header;
-    out->raw = (char*)ptr - (prefix & MS_PREFIX_OFFSET_MASK);
-    out->size = word & ~MS_BLOCK_ALIGNED;
-    out->aligned = true;
-    out->shift = (unsigned)((prefix >> MS_PREFIX_SHIFT_BITS) & 0xffu);
-    return true;
 }
 
 static unsigned log2_of(size_t power_of_two) {
@@ -122,7 +108,7 @@ void* default_allocate_aligned(MemoryStrategy* base, size_t alignment, size_t si
         return ms_refuse_request(s, STRATEGY_ERROR_ILLEGAL_STATE, NULL, size);
     }
     unsigned shift = log2_of(alignment);
-    void* raw = obtain(s, aligned_request(size, shift));
+    void* raw = obtain(s, aligned_request(s, size, shift));
     if (raw == NULL) return ms_refuse_backend_failure(s, NULL, size);
     ms_block_header* header = place_aligned(s, raw, size, shift);
     if (!ms_stats_on_alloc(&s->stats, size)) return ms_refuse_over_limit(s, header, raw, size);
@@ -132,8 +118,10 @@ void* default_allocate_aligned(MemoryStrategy* base, size_t alignment, size_t si
 /* ---- reallocation ------------------------------------------------------- */
 
 /* Whether the backend can resize a plain block itself (realloc(), or the
- * parent's reallocate). */
+ * parent's reallocate), on a strategy without debug options (whose blocks
+ * carry a canary or must go to the quarantine). */
 static bool backend_resizes(const ms_default* s) {
+    if (s->debug) return false;
     return s->backend_allocate == NULL || (s->parent != NULL && s->parent->reallocate != NULL);
 }
 
@@ -162,17 +150,17 @@ static void* resize_plain(ms_default* s, void* ptr, const ms_block* old, size_t 
         return ms_refuse_request(s, STRATEGY_ERROR_LIMIT_EXCEEDED, ptr, size);
     }
     ms_block_header* header = old->header;
-    header->check = 0; /* the old address stops matching before the backend may free it */
+    header->check ^= MS_FREED_FLIP; /* the old address stops matching before the backend may free it */
     ms_block_header* moved = backend_resize(s, header, size + sizeof *header);
     if (moved == NULL) {
         /* The backend left the old block as it was: make it live again. */
-        header->check = ms_block_check(ptr, old->size, s->secret);
+        header->check ^= MS_FREED_FLIP;
         if (limited) ms_stats_on_free(&s->stats, size);
         return ms_refuse_backend_failure(s, ptr, size);
     }
     void* block = moved + 1;
     moved->size = size;
-    moved->check = ms_block_check(block, size, s->secret);
+    moved->check = ms_block_check(block, size, s->check_base);
     record_resize(s, old->size, size, limited);
     return block;
 }
@@ -180,13 +168,15 @@ static void* resize_plain(ms_default* s, void* ptr, const ms_block* old, size_t 
 /* Any block, moved: a new block of the same kind, the contents copied, the
  * old block released.  A failure changes nothing. */
 static void* resize_by_moving(ms_default* s, void* ptr, const ms_block* old, size_t size) {
-    size_t total = old->aligned ? aligned_request(size, old->shift) : size + sizeof(ms_block_header);
+    size_t total = old->aligned ? aligned_request(s, size, old->shift)
+                                : size + sizeof(ms_block_header) + s->canary_bytes;
     void* raw = obtain(s, total);
     if (raw == NULL) return ms_refuse_backend_failure(s, ptr, size);
     ms_block_header* header = old->aligned ? place_aligned(s, raw, size, old->shift) : raw;
     if (!old->aligned) {
         header->size = size;
-        header->check = ms_block_check(header + 1, size, s->secret);
+        header->check = ms_plain_check(s, header + 1, size);
+        ms_write_canary(s, header + 1, size);
     }
     bool limited = s->stats.limit != 0;
     if (limited && !ms_stats_on_alloc(&s->stats, size)) {
@@ -211,7 +201,8 @@ void* default_reallocate(MemoryStrategy* base, void* ptr, size_t size) {
         return ms_refuse_request(s, STRATEGY_ERROR_ILLEGAL_STATE, ptr, size);
     }
     ms_block old;
-    if (!ms_find_block(s, ptr, &old)) return ms_refuse_request(s, STRATEGY_ERROR_INVALID_POINTER, ptr, size);
+    StrategyError error = ms_find_block(s, ptr, &old);
+    if (error != STRATEGY_OK) return ms_refuse_misuse(s, error, ptr, size);
     if (!old.aligned && backend_resizes(s)) return resize_plain(s, ptr, &old, size);
     return resize_by_moving(s, ptr, &old, size);
 }

@@ -73,7 +73,7 @@ MS_NOINLINE void* ms_refuse_backend_failure(ms_default* s, const void* pointer, 
 }
 
 MS_NOINLINE void* ms_refuse_over_limit(ms_default* s, ms_block_header* header, void* raw, size_t size) {
-    header->check = 0;
+    header->check = 0; /* never a live block: not one to tell a double free of */
     ms_backend_release(s, raw);
     return ms_refuse_request(s, STRATEGY_ERROR_LIMIT_EXCEEDED, NULL, size);
 }
@@ -103,18 +103,58 @@ MS_NOINLINE void* ms_commit_plain_slow(ms_default* s, void* raw, size_t size) {
 }
 
 /* default_deallocate when the accounting fast path declined. */
-static MS_NOINLINE void deallocate_slow(ms_default* s, ms_block block) {
+static MS_NOINLINE void deallocate_slow(ms_default* s, ms_block_header* header, uint64_t size) {
+    ms_stats_on_free(&s->stats, size);
+    header->check ^= MS_FREED_FLIP;
+    ms_backend_release(s, header);
+}
+
+/* default_allocate off the hot path: an invalid size, or a strategy with a
+ * debug option (its fast_size_limit is 0). */
+static MS_NOINLINE void* allocate_slow(ms_default* s, size_t size) {
+    if (size - 1 >= STRATEGY_MAX_ALLOCATION) return ms_refuse_request(s, STRATEGY_ERROR_INVALID_SIZE, NULL, size);
+    if (!ms_state_allows(&s->tracker, MS_ALLOWS_ALLOCATE)) {
+        return ms_refuse_request(s, STRATEGY_ERROR_ILLEGAL_STATE, NULL, size);
+    }
+    size_t total = size + sizeof(ms_block_header) + s->canary_bytes;
+    void* raw = s->backend_allocate == NULL ? malloc(total) : s->backend_allocate(s->backend_context, total);
+    if (raw == NULL) return ms_refuse_backend_failure(s, NULL, size);
+    return ms_commit_block(s, raw, size);
+}
+
+MS_NOINLINE void* ms_commit_block(ms_default* s, void* raw, size_t size) {
+    ms_block_header* header = raw;
+    void* block = header + 1;
+    header->size = size;
+    header->check = ms_plain_check(s, block, size);
+    ms_write_canary(s, block, size);
+    if (!ms_stats_on_alloc(&s->stats, size)) return ms_refuse_over_limit(s, header, raw, size);
+    return block;
+}
+
+/* default_deallocate when the block is not a hot-path plain one: an aligned
+ * block, a block of a strategy with a debug option, or misuse. */
+static MS_NOINLINE void deallocate_other(ms_default* s, void* ptr) {
+    ms_block block;
+    StrategyError error = ms_find_other_block(s, ptr, (ms_block_header*)ptr - 1, &block);
+    if (error != STRATEGY_OK) {
+        ms_refuse_misuse(s, error, ptr, 0);
+        return;
+    }
     ms_stats_on_free(&s->stats, block.size);
     ms_release_block(s, &block);
+}
+
+static MS_NOINLINE void refuse_unreadable(ms_default* s, const void* ptr) {
+    ms_refuse_misuse(s, STRATEGY_ERROR_INVALID_POINTER, ptr, 0);
 }
 
 void* default_allocate(MemoryStrategy* base, size_t size) {
     if (MS_UNLIKELY(base == NULL)) return NULL;
     ms_default* s = ms_default_of(base);
-    /* One comparison covers 0 (wraps to SIZE_MAX) and > STRATEGY_MAX_ALLOCATION. */
-    if (MS_UNLIKELY(size - 1 >= STRATEGY_MAX_ALLOCATION)) {
-        return ms_refuse_request(s, STRATEGY_ERROR_INVALID_SIZE, NULL, size);
-    }
+    /* One comparison covers 0 (wraps to SIZE_MAX), > STRATEGY_MAX_ALLOCATION
+     * and a strategy with a debug option (fast_size_limit 0). */
+    if (MS_UNLIKELY(size - 1 >= s->fast_size_limit)) return allocate_slow(s, size);
     if (MS_UNLIKELY(!ms_state_allows(&s->tracker, MS_ALLOWS_ALLOCATE))) {
         return ms_refuse_request(s, STRATEGY_ERROR_ILLEGAL_STATE, NULL, size);
     }
@@ -137,18 +177,25 @@ void default_deallocate(MemoryStrategy* base, void* ptr) {
         refuse_free(s, STRATEGY_ERROR_ILLEGAL_STATE, ptr);
         return;
     }
-    ms_block block;
-    if (MS_UNLIKELY(!ms_find_block(s, ptr, &block))) {
-        refuse_free(s, STRATEGY_ERROR_INVALID_POINTER, ptr);
+    ms_block_header* header = (ms_block_header*)ptr - 1;
+    if (MS_UNLIKELY(((uintptr_t)ptr & 15u) != 0 || !ms_readable(header, sizeof *header))) {
+        refuse_unreadable(s, ptr);
+        return;
+    }
+    uint64_t size = header->size;
+    uint64_t check = ms_block_check(ptr, size, s->check_base);
+    if (MS_UNLIKELY(header->check != check)) {
+        deallocate_other(s, ptr);
         return;
     }
     /* Counted before the memory goes back, so the backend call is the last
      * thing done (a tail call); the free linearises at the count. */
-    if (MS_UNLIKELY(!ms_stats_try_free(&s->stats, block.size))) {
-        deallocate_slow(s, block);
+    if (MS_UNLIKELY(!ms_stats_try_free(&s->stats, size))) {
+        deallocate_slow(s, header, size);
         return;
     }
-    ms_release_block(s, &block); /* a second free of this block no longer matches */
+    header->check = check ^ MS_FREED_FLIP; /* a second free is told while the header is intact */
+    ms_backend_release(s, header);
 }
 
 /* ---- status and validation --------------------------------------------- */
@@ -238,6 +285,23 @@ DefaultStrategy* create_default_strategy_with(const DefaultStrategyConfig* confi
     s->pub.base.reallocate = default_reallocate;
     s->pub.base.allocate_aligned = default_allocate_aligned;
     s->secret = make_secret(s);
+    s->fast_size_limit = STRATEGY_MAX_ALLOCATION;
+    s->abort_on_misuse = config->abort_on_misuse;
+    if (config->check_overflow) s->canary_bytes = MS_CANARY_BYTES;
+    if (config->quarantine != 0) {
+        s->quarantine_slots = config->quarantine;
+        s->quarantine = calloc(config->quarantine, sizeof *s->quarantine);
+        if (s->quarantine == NULL) {
+            free(s->name);
+            free(s);
+            return NULL;
+        }
+    }
+    if (config->check_overflow || config->quarantine != 0) {
+        s->debug = true;
+        s->fast_size_limit = 0;
+    }
+    ms_registry_claim(s);
     if (parent != NULL) {
         s->parent = parent;
         s->backend_allocate = parent_allocate;
@@ -275,7 +339,9 @@ void destroy_default_strategy(DefaultStrategy* strategy) {
     if (snap.live_blocks != 0 || snap.current_bytes != 0) {
         ms_default_report(s, STRATEGY_ERROR_LEAK, NULL, (size_t)snap.current_bytes, snap.live_blocks);
     }
+    ms_quarantine_drain(s);
     state_tracker_transition(&s->tracker, STRATEGY_SHUTTING_DOWN, STRATEGY_DESTROYED);
+    ms_registry_release(s);
     ms_stats_release_memory(&s->stats);
     s->magic = 0;
     free(s->name);

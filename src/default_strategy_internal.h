@@ -29,14 +29,23 @@
 
 /* Precedes every block.  16 bytes, so the block keeps the backend's 16-byte
  * alignment.  A plain block (allocate, allocate_zeroed, reallocate) has
- * size = the caller's size and check = ms_block_check(block, size, secret),
+ * size = the caller's size and check = ms_block_check(block, size, base),
  * and the backend's block starts at the header.  An aligned block
  * (allocate_aligned with alignment > 16) has size = the caller's size |
  * MS_BLOCK_ALIGNED, a prefix word just before the header (MS_PREFIX_*), and
- * check = ms_aligned_check(block, size word, prefix, secret), which never
+ * check = ms_aligned_check(block, size word, prefix, base), which never
  * equals the plain check of the same header, and covers the flag and the
- * prefix.  A freed block's check is cleared before its memory goes back to
- * the backend. */
+ * prefix.  On a strategy with a debug option (quarantine, check_overflow) a
+ * plain block's check is ms_block_check ^ MS_DEBUG_TWEAK (so the hot path's
+ * comparison fails and the block takes the out-of-line path), and every
+ * block may be followed by a canary (ms_canary).
+ *
+ * The check's high 32 bits are the strategy's tag (nonzero, distinct among
+ * live strategies, see default_misuse.c); the low 32 bits a hash of the
+ * address and the size word mixed with the secret.  A freed block's check
+ * has its low half inverted (MS_FREED_FLIP) before its memory goes back to
+ * the backend (or into the quarantine), so a second free of it is told
+ * from a pointer that was never a block. */
 typedef struct ms_block_header {
     uint64_t size;
     uint64_t check;
@@ -51,19 +60,40 @@ typedef struct ms_block_header {
 #define MS_PREFIX_SHIFT_BITS 32
 /* Room before an aligned block: the prefix word and the header. */
 #define MS_ALIGNED_OVERHEAD (sizeof(uint64_t) + sizeof(ms_block_header))
+/* XORed into a live check to mark the block freed. */
+#define MS_FREED_FLIP UINT64_C(0xffffffff)
+/* XORed into a plain block's check on a strategy with debug options.  Not
+ * 0 and not MS_FREED_FLIP. */
+#define MS_DEBUG_TWEAK UINT64_C(0x2c1b3c6d)
+/* Bytes of the trailing canary (check_overflow). */
+#define MS_CANARY_BYTES 8u
 
 typedef struct ms_default {
     DefaultStrategy pub; /* first: a MemoryStrategy* is an ms_default* */
     /* Read by every operation, written only at create/destroy. */
     uint64_t magic;
-    uint64_t secret;
+    /* tag << 32 | low 32 bits of the secret: XORed into every check word. */
+    uint64_t check_base;
+    /* The largest size the hot path's allocate serves:
+     * STRATEGY_MAX_ALLOCATION, or 0 when a debug option sends every
+     * allocation to the out-of-line path. */
+    size_t fast_size_limit;
     StrategyBackendAllocate backend_allocate; /* NULL: malloc */
     StrategyBackendFree backend_free;         /* NULL: free */
     void* backend_context;                    /* the parent, if there is one */
+    uint64_t secret;
     StrategyErrorHandler error_handler;
     void* error_handler_data;
     MemoryStrategy* parent; /* NULL unless the backend is a parent strategy */
     char* name;             /* copy of config.name, or NULL */
+    /* Debug options (config), read only off the hot path. */
+    bool debug;           /* quarantine or check_overflow */
+    bool abort_on_misuse; /* abort() after reporting a misuse error */
+    size_t canary_bytes;  /* MS_CANARY_BYTES with check_overflow, else 0 */
+    size_t quarantine_slots;
+    _Atomic(void*)* quarantine; /* quarantine_slots backend blocks, NULL if none */
+    _Atomic uint64_t quarantine_next;
+    unsigned registry_slot; /* index + 1 in the live-strategy registry, 0: none */
     StateTracker tracker;
     /* Written only on error paths. */
     alignas(MS_CACHE_LINE) _Atomic uint64_t errors[STRATEGY_ERROR_COUNT];
@@ -78,19 +108,26 @@ static inline const ms_default* ms_default_const(const DefaultStrategy* s) {
     return (const ms_default*)s;
 }
 
-/* The check word: mixes the block address and size, then the secret, so a
+/* The check word: the tag (high half of `base`) and, in the low half, a hash
+ * of the block address and size word mixed with the secret's low half, so a
  * header copied to another address, a changed size, or a block of another
- * strategy (another secret) does not match. */
-static inline uint64_t ms_block_check(const void* block, uint64_t size, uint64_t secret) {
-    return (((uint64_t)(uintptr_t)block ^ size) * UINT64_C(0x9e3779b97f4a7c15)) ^ secret;
+ * strategy (another tag) does not match. */
+static inline uint64_t ms_block_check(const void* block, uint64_t size, uint64_t base) {
+    return ((((uint64_t)(uintptr_t)block ^ size) * UINT64_C(0x9e3779b97f4a7c15)) >> 32) ^ base;
 }
 
 /* An aligned block's check word: the plain check of its size word (flag
- * included) XOR a term that is never 0 (an odd multiple of prefix + 1, and
- * the prefix is never all ones), so it never matches the plain check and a
- * changed flag, size or prefix does not match. */
-static inline uint64_t ms_aligned_check(const void* block, uint64_t word, uint64_t prefix, uint64_t secret) {
-    return ms_block_check(block, word, secret) ^ ((prefix + 1) * UINT64_C(0xd6e8feb86659fd93));
+ * included) XOR a low-half term that is never 0 (the high half of a
+ * multiple of the prefix, with bit 0 set), so it never matches the plain
+ * check, keeps the tag, and a changed flag, size or prefix (offset or
+ * alignment) does not match. */
+static inline uint64_t ms_aligned_check(const void* block, uint64_t word, uint64_t prefix, uint64_t base) {
+    return ms_block_check(block, word, base) ^ (((prefix * UINT64_C(0xd6e8feb86659fd93)) >> 32) | 1u);
+}
+
+/* The check of a plain block as this strategy stamps it. */
+static inline uint64_t ms_plain_check(const ms_default* s, const void* block, uint64_t size) {
+    return ms_block_check(block, size, s->check_base) ^ (s->debug ? MS_DEBUG_TWEAK : 0);
 }
 
 /* True if `size` bytes at `p` may be read.  Under ASan a foreign or freed
@@ -115,31 +152,36 @@ typedef struct ms_block {
     unsigned shift; /* aligned blocks: log2 of the alignment */
 } ms_block;
 
-/* The aligned case of ms_find_block, given the header that did not match as
- * a plain one (out of line: the plain case is the hot one). */
-bool ms_find_aligned_block(const ms_default* s, void* ptr, ms_block_header* header, ms_block* out);
+/* The out-of-line case of ms_find_block, given the header that did not match
+ * as a hot-path plain one: an aligned block, a plain block of a strategy
+ * with debug options (its canary checked), or misuse.  Returns STRATEGY_OK
+ * with *out filled, or the misuse error (ms_classify_misuse). */
+StrategyError ms_find_other_block(const ms_default* s, void* ptr, ms_block_header* header, ms_block* out);
+
+/* Why `ptr` is not a live block of `s`: STRATEGY_ERROR_DOUBLE_FREE,
+ * _WRONG_STRATEGY, _CORRUPTED_BLOCK or _INVALID_POINTER (default_misuse.c).
+ * Reads the header only if it is 16-aligned and readable. */
+StrategyError ms_classify_misuse(const ms_default* s, const void* ptr);
 
 /* The checks every operation on an existing block makes (deallocate,
- * reallocate): true and *out filled if `ptr` is a live block of `s`.  A
- * pointer that is not 16-aligned is refused without reading memory.  Only a
- * local copy is passed to the slow path, so the caller's ms_block stays in
- * registers on the hot path. */
-static inline bool ms_find_block(const ms_default* s, void* ptr, ms_block* out) {
+ * reallocate): STRATEGY_OK and *out filled if `ptr` is a live block of `s`,
+ * else the misuse error.  A pointer that is not 16-aligned is refused
+ * without reading memory. */
+static inline StrategyError ms_find_block(const ms_default* s, void* ptr, ms_block* out) {
     ms_block_header* header = (ms_block_header*)ptr - 1;
-    if (MS_UNLIKELY(((uintptr_t)ptr & 15u) != 0 || !ms_readable(header, sizeof *header))) return false;
+    if (((uintptr_t)ptr & 15u) != 0 || !ms_readable(header, sizeof *header)) {
+        return STRATEGY_ERROR_INVALID_POINTER;
+    }
     uint64_t size = header->size;
-    if (MS_UNLIKELY(header->check != ms_block_check(ptr, size, s->secret))) {
-        ms_block found;
-        if (!ms_find_aligned_block(s, ptr, header, &found)) return false;
-        *out = found;
-        return true;
+    if (header->check != ms_block_check(ptr, size, s->check_base)) {
+        return ms_find_other_block(s, ptr, header, out);
     }
     out->header = header;
     out->raw = header;
     out->size = size;
     out->aligned = false;
     out->shift = 0;
-    return true;
+    return STRATEGY_OK;
 }
 
 static inline void ms_backend_release(ms_default* s, void* raw) {
@@ -150,12 +192,24 @@ static inline void ms_backend_release(ms_default* s, void* raw) {
     }
 }
 
-/* Gives a found block back to the backend: first its check is cleared, so
- * the address no longer matches as a live block. */
+/* Puts a freed block into the quarantine; the block pushed out (if any) goes
+ * back to the backend (default_misuse.c). */
+void ms_quarantine_push(ms_default* s, void* raw);
+
+/* Gives a found block back to the backend (or the quarantine): first its
+ * check is marked freed, so the address no longer matches as a live block
+ * and a second free is recognised while the header is intact. */
 static inline void ms_release_block(ms_default* s, const ms_block* block) {
-    block->header->check = 0;
+    block->header->check ^= MS_FREED_FLIP;
+    if (s->quarantine != NULL) {
+        ms_quarantine_push(s, block->raw);
+        return;
+    }
     ms_backend_release(s, block->raw);
 }
+
+/* Writes the canary after a block of `size` bytes (check_overflow). */
+void ms_write_canary(const ms_default* s, void* block, size_t size);
 
 /* ---- error paths (cold, default_strategy.c) ---------------------------- */
 
@@ -179,6 +233,21 @@ void* ms_refuse_over_limit(ms_default* s, ms_block_header* header, void* raw, si
  * so ms_refuse_backend_failure only sees the parent's. */
 void ms_parent_call_begins(void);
 
+/* Refuses a misuse (reports it; aborts with abort_on_misuse).  Returns NULL. */
+void* ms_refuse_misuse(ms_default* s, StrategyError error, const void* pointer, size_t size);
+
+/* The registry of live strategies' tags (default_misuse.c): claims a tag for
+ * `s` (setting check_base and registry_slot) at create, clears it at destroy. */
+void ms_registry_claim(ms_default* s);
+void ms_registry_release(ms_default* s);
+/* Releases every block in the quarantine to the backend (destroy). */
+void ms_quarantine_drain(ms_default* s);
+
+/* Stamps a plain block's header (and canary) at `raw` as this strategy
+ * stamps it and records the allocation; on a limit refusal hands the memory
+ * back.  Returns the block or NULL.  For every path but the hot one. */
+void* ms_commit_block(ms_default* s, void* raw, size_t size);
+
 /* ms_commit_plain when the accounting fast path declined (out of line). */
 void* ms_commit_plain_slow(ms_default* s, void* raw, size_t size);
 
@@ -189,7 +258,7 @@ static inline void* ms_commit_plain(ms_default* s, void* raw, size_t size) {
     ms_block_header* header = raw;
     void* block = header + 1;
     header->size = size;
-    header->check = ms_block_check(block, size, s->secret);
+    header->check = ms_block_check(block, size, s->check_base);
     if (MS_UNLIKELY(!ms_stats_try_alloc(&s->stats, size))) return ms_commit_plain_slow(s, raw, size);
     return block;
 }

@@ -22,6 +22,9 @@ const char* strategy_error_name(StrategyError error) {
     case STRATEGY_ERROR_INVALID_POINTER: return "invalid pointer";
     case STRATEGY_ERROR_ILLEGAL_TRANSITION: return "illegal transition";
     case STRATEGY_ERROR_LIMIT_EXCEEDED: return "limit exceeded";
+    case STRATEGY_ERROR_DOUBLE_FREE: return "double free";
+    case STRATEGY_ERROR_WRONG_STRATEGY: return "wrong strategy";
+    case STRATEGY_ERROR_CORRUPTED_BLOCK: return "corrupted block";
     case STRATEGY_ERROR_LEAK: return "leak";
     case STRATEGY_ERROR_COUNT: break;
     }

@@ -81,5 +81,5 @@ void ms_testing_undo(DefaultStrategy* strategy) {
 void ms_testing_release_thread_index(void) { ms_thread_index_release_current(); }
 
 uint64_t ms_testing_block_check(const DefaultStrategy* strategy, const void* block, size_t size) {
-    return ms_block_check(block, size, ((const ms_default*)strategy)->secret);
+    return ms_block_check(block, size, ((const ms_default*)strategy)->check_base);
 }

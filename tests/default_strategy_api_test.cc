@@ -14,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "test_support.h"
@@ -371,7 +372,7 @@ TEST(Reallocate, CustomBackendMovesAndReleasesTheOldBlock) {
     EXPECT_EQ(4000u, get_current_usage(s.get()));
     // The old pointer is no longer a live block.
     default_deallocate(&s->base, p);
-    EXPECT_EQ(STRATEGY_ERROR_INVALID_POINTER, LastInfo(errors).error);
+    EXPECT_EQ(STRATEGY_ERROR_DOUBLE_FREE, LastInfo(errors).error);
     EXPECT_EQ(4000u, get_current_usage(s.get()));
     default_deallocate(&s->base, q);
     EXPECT_EQ(0u, backend.live_count());
@@ -427,12 +428,18 @@ TEST(Reallocate, RefusesPointersThatAreNotLiveBlocks) {
     ASSERT_EQ(0u, Address(foreign) % 16);
     const uint64_t calls = backend.allocate_calls();
     StrategyStats before = Stats(s.get());
-    for (void* bad : {static_cast<void*>(stack + 16), foreign, others, freed, static_cast<void*>(live + 16),
-                      static_cast<void*>(live + 1)}) {
+    std::memset(live, 0, 64);  // its payload, read as a header by live + 16, is no header
+    const std::pair<void*, StrategyError> cases[] = {
+        {stack + 16, STRATEGY_ERROR_INVALID_POINTER},   {foreign, STRATEGY_ERROR_INVALID_POINTER},
+        {others, STRATEGY_ERROR_WRONG_STRATEGY},         {freed, STRATEGY_ERROR_DOUBLE_FREE},
+        {live + 16, STRATEGY_ERROR_INVALID_POINTER},     {live + 1, STRATEGY_ERROR_INVALID_POINTER},
+    };
+    for (const auto& c : cases) {
+        void* bad = c.first;
         errors.Clear();
         EXPECT_EQ(nullptr, default_reallocate(&s->base, bad, 128));
         ASSERT_EQ(1u, errors.size());
-        EXPECT_EQ(STRATEGY_ERROR_INVALID_POINTER, LastInfo(errors).error);
+        EXPECT_EQ(c.second, LastInfo(errors).error);
         EXPECT_EQ(bad, LastInfo(errors).pointer);
     }
     EXPECT_EQ(calls, backend.allocate_calls());
@@ -703,9 +710,9 @@ TEST(AllocateAligned, CorruptedHeaderOrPrefixIsRefused) {
         *c.word ^= c.flip;
         errors.Clear();
         default_deallocate(&s->base, p);
-        EXPECT_EQ(STRATEGY_ERROR_INVALID_POINTER, LastInfo(errors).error);
+        EXPECT_EQ(STRATEGY_ERROR_CORRUPTED_BLOCK, LastInfo(errors).error);
         EXPECT_EQ(nullptr, default_reallocate(&s->base, p, 128));
-        EXPECT_EQ(STRATEGY_ERROR_INVALID_POINTER, LastInfo(errors).error);
+        EXPECT_EQ(STRATEGY_ERROR_CORRUPTED_BLOCK, LastInfo(errors).error);
         *c.word ^= c.flip;
         EXPECT_EQ(1u, backend.live_count());
         EXPECT_EQ(64u, get_current_usage(s.get()));
@@ -726,7 +733,7 @@ TEST(AllocateAligned, PlainBlockWithTheFlagSetIsRefused) {
     uint64_t* size_word = reinterpret_cast<uint64_t*>(p - 16);
     *size_word |= UINT64_C(1) << 63;
     default_deallocate(&s->base, p);
-    EXPECT_EQ(STRATEGY_ERROR_INVALID_POINTER, LastInfo(errors).error);
+    EXPECT_EQ(STRATEGY_ERROR_CORRUPTED_BLOCK, LastInfo(errors).error);
     *size_word &= ~(UINT64_C(1) << 63);
     errors.Clear();
     default_deallocate(&s->base, p);
@@ -745,11 +752,11 @@ TEST(AllocateAligned, DoubleFreeAndOtherStrategiesAreRefused) {
     void* p = default_allocate_aligned(&s->base, 128, 10);
     ASSERT_NE(nullptr, p);
     default_deallocate(&other->base, p);
-    EXPECT_EQ(STRATEGY_ERROR_INVALID_POINTER, LastInfo(other_errors).error);
+    EXPECT_EQ(STRATEGY_ERROR_WRONG_STRATEGY, LastInfo(other_errors).error);
     default_deallocate(&s->base, p);
     EXPECT_EQ(0u, errors.size());
     default_deallocate(&s->base, p);  // its memory is quarantined: the header is still readable
-    EXPECT_EQ(STRATEGY_ERROR_INVALID_POINTER, LastInfo(errors).error);
+    EXPECT_EQ(STRATEGY_ERROR_DOUBLE_FREE, LastInfo(errors).error);
     EXPECT_EQ(1u, get_deallocation_count(s.get()));
     EXPECT_EQ(0u, backend.bad_frees());
 }

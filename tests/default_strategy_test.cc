@@ -471,22 +471,22 @@ class InvalidPointerTest : public ::testing::Test {
         destroy_default_strategy(s_);
     }
 
-    // Frees `ptr`, which must be refused: counted once as INVALID_POINTER,
+    // Frees `ptr`, which must be refused: counted once as `kind`,
     // reported once with the pointer, no statistic changed, nothing given
     // back to the backend, every neighbour intact.
-    void ExpectRefused(void* ptr) {
-        const uint64_t count = get_error_count(s_, STRATEGY_ERROR_INVALID_POINTER);
+    void ExpectRefused(void* ptr, StrategyError kind = STRATEGY_ERROR_INVALID_POINTER) {
+        const uint64_t count = get_error_count(s_, kind);
         const uint64_t total = TotalErrors(s_);
         const uint64_t backend_frees = backend_.free_calls();
         const MemStatsSnapshot before = Snapshot(s_);
         errors_.Clear();
         default_deallocate(&s_->base, ptr);
-        EXPECT_EQ(count + 1, get_error_count(s_, STRATEGY_ERROR_INVALID_POINTER));
+        EXPECT_EQ(count + 1, get_error_count(s_, kind));
         EXPECT_EQ(total + 1, TotalErrors(s_));
-        EXPECT_EQ(STRATEGY_ERROR_INVALID_POINTER, get_last_error(s_));
+        EXPECT_EQ(kind, get_last_error(s_));
         const auto entries = errors_.entries();
         ASSERT_EQ(1u, entries.size());
-        EXPECT_EQ(STRATEGY_ERROR_INVALID_POINTER, entries[0].info.error);
+        EXPECT_EQ(kind, entries[0].info.error);
         EXPECT_EQ(s_, entries[0].info.strategy);
         EXPECT_EQ(ptr, entries[0].info.pointer);
         EXPECT_EQ(0u, entries[0].info.size);
@@ -577,7 +577,7 @@ TEST_F(InvalidPointerTest, BlockOfAnotherStrategy) {
     void* theirs = default_allocate(other.base(), kSize);
     ASSERT_NE(nullptr, theirs);
     Fill(theirs, kSize, 0x77);
-    ExpectRefused(theirs);
+    ExpectRefused(theirs, STRATEGY_ERROR_WRONG_STRATEGY);
     // Untouched in its own strategy, which still frees it normally.
     EXPECT_TRUE(Filled(theirs, kSize, 0x77));
     EXPECT_EQ(kSize, get_current_usage(other.get()));
@@ -588,7 +588,7 @@ TEST_F(InvalidPointerTest, BlockOfAnotherStrategy) {
     // And the other way round.
     void* ours = blocks_[0];
     default_deallocate(other.base(), ours);
-    EXPECT_EQ(1u, get_error_count(other.get(), STRATEGY_ERROR_INVALID_POINTER));
+    EXPECT_EQ(1u, get_error_count(other.get(), STRATEGY_ERROR_WRONG_STRATEGY));
     ASSERT_EQ(1u, other_errors.size());
     EXPECT_EQ(ours, other_errors.entries()[0].info.pointer);
     ExpectNeighboursIntact();
@@ -601,8 +601,8 @@ TEST_F(InvalidPointerTest, DoubleFree) {
     EXPECT_EQ(0u, TotalErrors(s_));
     EXPECT_EQ(2 * kSize, get_current_usage(s_));
     EXPECT_EQ(1u, backend_.free_calls());
-    ExpectRefused(b);  // the second is refused (its memory is quarantined)
-    ExpectRefused(b);  // and so is a third
+    ExpectRefused(b, STRATEGY_ERROR_DOUBLE_FREE);  // the second is refused (its memory is quarantined)
+    ExpectRefused(b, STRATEGY_ERROR_DOUBLE_FREE);  // and so is a third
     EXPECT_EQ(0u, backend_.bad_frees());
 }
 
@@ -612,7 +612,9 @@ TEST_F(InvalidPointerTest, OverwrittenHeader) {
     auto* header = static_cast<unsigned char*>(blocks_[1]) - 16;
     for (int byte = 0; byte < 16; byte++) {
         header[byte] ^= 0x40;
-        ExpectRefused(blocks_[1]);
+        // Bytes 12..15 are the strategy's tag: changed, the header is no
+        // longer recognisably this strategy's.
+        ExpectRefused(blocks_[1], byte < 12 ? STRATEGY_ERROR_CORRUPTED_BLOCK : STRATEGY_ERROR_INVALID_POINTER);
         header[byte] ^= 0x40;
     }
     default_deallocate(&s_->base, blocks_[1]);  // restored: freed normally
