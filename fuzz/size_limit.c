@@ -42,8 +42,10 @@
 #define BACKEND_CAP ((size_t)4096)      /* largest request the backend grants */
 #define MAX_LIVE 32u
 
-/* The largest MemStats usage fuzzed without a reachable limit: the signed
- * reservation total also holds up to 2 batches of slack. */
+/* The largest MemStats usage fuzzed without a reachable limit.  memstats.h
+ * says figures are exact below 2^63 bytes, but the signed reservation total
+ * also holds the slot's slack (up to 2 batches), so on one thread they break
+ * from 2^63 - MEMSTATS_BATCH_BYTES on (docs/FUZZING.md, "Known issues"). */
 #define USAGE_DOMAIN ((uint64_t)INT64_MAX - 2 * MEMSTATS_BATCH_BYTES)
 
 /* ---- backend and error handler ------------------------------------------ */
