@@ -1,0 +1,559 @@
+----------------------------- MODULE UsageCounting -----------------------------
+(***************************************************************************)
+(* The per-thread counting protocol of memstats, as implemented in         *)
+(*                                                                         *)
+(*   src/memstats_internal.h  ms_stats_on_alloc (Reserve, AllocNoReserve,  *)
+(*                            StoreLocalPeak, PublishAlloc, CountAlloc),   *)
+(*                            ms_stats_on_free (Unreserve, FreeNoUnreserve,*)
+(*                            PublishFree, CountFree), ms_stats_slot       *)
+(*   src/memstats.c           ms_stats_reserve (Reserve, RaisePeak),       *)
+(*                            ms_stats_unreserve (Unreserve),              *)
+(*                            ms_stats_record_shared (SharedAllocBegin,    *)
+(*                            SharedAlloc, SharedFreeBegin, SharedFree,    *)
+(*                            SharedBytes, SharedCount),                   *)
+(*                            ms_stats_fold (FoldStart, FoldLoad, FoldEnd) *)
+(*   src/ms_atomic.h          ms_max_relaxed_i64 (RaisePeak)               *)
+(*   src/thread_registry.c    ms_thread_index_claim (ClaimIndex),          *)
+(*                            on_thread_exit / release_index (ThreadExit)  *)
+(*                                                                         *)
+(* Each thread index owns one slot: only its holder writes it.  A slot     *)
+(* keeps alloc_bytes, freed_bytes, the operation counts, local_peak (the   *)
+(* high-water mark of its own net usage) and reserved (its share of the    *)
+(* shared reserved_total).  Every operation keeps                          *)
+(*     net <= reserved <= net + 2 * Batch      (net = alloc - freed)       *)
+(* by moving reserved_total first when it would break it: on allocation    *)
+(* when net would exceed reserved (reserve net + Batch), on free when      *)
+(* reserved - net would exceed 2 * Batch (give back down to net + Batch).  *)
+(* That shared update is the operation's linearisation point; without one, *)
+(* the release store of the byte counter is.  A reader folds frees first,  *)
+(* then allocations, and reports peak = min(reserved_peak, sum of          *)
+(* local_peak) (only reserved_peak once the overflow slot was used).       *)
+(*                                                                         *)
+(* Each step makes at most one shared access, in the order of the C code;  *)
+(* owner-only loads, local arithmetic, the store of `reserved` (read by no *)
+(* other thread) and ghost updates are folded into the neighbouring step.  *)
+(*                                                                         *)
+(* Checked twin: UsageCounting.pml (spin, exhaustive; see README.md for    *)
+(* the configurations), run by //models:usage_counting_*_test.             *)
+(***************************************************************************)
+EXTENDS Integers, FiniteSets
+
+CONSTANTS
+    Threads,    \* application threads
+    NSlots,     \* thread indices (MS_MAX_THREADS)
+    Batch,      \* MEMSTATS_BATCH_BYTES
+    Sizes,      \* block sizes a call may use
+    MaxCalls,   \* calls per thread (a bound for model checking)
+    Limit       \* the statistics' limit on reserved_total; 0: none
+
+ASSUME NSlots \in Nat \ {0} /\ Batch \in Nat \ {0} /\ Sizes \subseteq Nat \ {0}
+ASSUME MaxCalls \in Nat /\ Limit \in Nat
+
+Slots == 0..(NSlots - 1)
+Overflow == NSlots                 \* MS_OVERFLOW_INDEX: the shared slot
+AllSlots == Slots \cup {Overflow}
+NoIndex == -1                      \* MS_NO_INDEX
+
+Max(a, b) == IF a >= b THEN a ELSE b
+Min(S) == CHOOSE x \in S : \A y \in S : x <= y
+Sum(f, S) ==
+    LET F[T \in SUBSET S] ==
+        IF T = {} THEN 0 ELSE LET x == CHOOSE x \in T : TRUE IN f[x] + F[T \ {x}]
+    IN F[S]
+
+ThreadSteps == {"idle", "a_max", "a_peak", "a_bytes", "a_ops",
+                "f_bytes", "f_ops",
+                "sa_flag", "sa_max", "sa_bytes", "sa_ops",
+                "sf_total", "sf_bytes", "sf_ops", "exited"}
+Idle == {"idle", "exited"}
+ReaderSteps == {"idle", "frees_bytes", "frees_ops", "allocs_ops", "allocs_bytes",
+                "allocs_peak", "allocs_touched", "peak", "end", "done"}
+Locals == [size : Nat, alloc : Int, freed : Int, net : Int, want : Int,
+           total : Int, res : BOOLEAN, lin : BOOLEAN]
+NoLocals == [size |-> 0, alloc |-> 0, freed |-> 0, net |-> 0, want |-> 0,
+             total |-> 0, res |-> FALSE, lin |-> FALSE]
+
+VARIABLES
+    allocBytes, freedBytes, allocOps, freeOps, localPeak, reserved,
+                        \* the slots; [AllSlots -> Int]
+    reservedTotal,      \* MemStats.reserved_total
+    reservedPeak,       \* MemStats.reserved_peak
+    overflowUsed,       \* MemStats.overflow_used
+    claimed,            \* g_claimed: [Slots -> BOOLEAN]
+    idx,                \* ms_tl_thread_index of each thread
+    pc,                 \* where each thread is
+    loc,                \* each thread's locals
+    calls,              \* calls each thread made
+    live,               \* live blocks by size, [Sizes -> Nat]; any thread may free one
+    rpc, rslot, racc,   \* the reader: step, slot, accumulators
+    report,             \* the figures of the last finished fold
+    gAlloc, gFreed,     \* ghost: bytes allocated / freed, in linearisation order
+    gBlocks,            \* ghost: live blocks, in linearisation order
+    gHw,                \* ghost: true high-water mark of gAlloc - gFreed
+    gHwQuiet            \* ghost: gHw the last time no call was in flight
+
+slotVars == <<allocBytes, freedBytes, allocOps, freeOps, localPeak, reserved>>
+sharedVars == <<reservedTotal, reservedPeak, overflowUsed, claimed>>
+threadVars == <<idx, pc, loc, calls, live>>
+readerVars == <<rpc, rslot, racc, report>>
+ghostVars == <<gAlloc, gFreed, gBlocks, gHw, gHwQuiet>>
+vars == <<slotVars, sharedVars, threadVars, readerVars, ghostVars>>
+
+Net(i) == allocBytes[i] - freedBytes[i]
+GCur == gAlloc - gFreed
+InFlight == {t \in Threads : pc[t] \notin Idle}
+CallsMade == Sum(calls, Threads)
+
+(* A fold is quiet if no call was in flight when it began or ended and   *)
+(* none began in between (calls only grow at a call's entry).             *)
+Accumulators == [cur : Int, blocks : Int, peaks : Int, touched : Nat, ops : Nat,
+                 peak : Int, quiet : BOOLEAN, hwq : Int, calls : Nat]
+Figures == [cur : Int, current : Int, blocks : Int, peak : Int, bound : Int, quiet : BOOLEAN,
+            hw : Int, hwq : Int, alloc : Int, freed : Int, liveBlocks : Int,
+            single : BOOLEAN]
+
+TypeOK ==
+    /\ \A v \in {allocBytes, freedBytes, localPeak, reserved} : v \in [AllSlots -> Int]
+    /\ allocOps \in [AllSlots -> Nat]
+    /\ freeOps \in [AllSlots -> Nat]
+    /\ reservedTotal \in Int
+    /\ reservedPeak \in Int
+    /\ overflowUsed \in BOOLEAN
+    /\ claimed \in [Slots -> BOOLEAN]
+    /\ idx \in [Threads -> AllSlots \cup {NoIndex}]
+    /\ pc \in [Threads -> ThreadSteps]
+    /\ loc \in [Threads -> Locals]
+    /\ calls \in [Threads -> 0..MaxCalls]
+    /\ live \in [Sizes -> Nat]
+    /\ rpc \in ReaderSteps
+    /\ rslot \in AllSlots
+    /\ racc \in Accumulators
+    /\ report \in Figures \cup {"none"}
+    /\ gAlloc \in Nat /\ gFreed \in Nat /\ gBlocks \in Int
+    /\ gHw \in Nat /\ gHwQuiet \in Nat
+
+Init ==
+    /\ allocBytes = [i \in AllSlots |-> 0]
+    /\ freedBytes = [i \in AllSlots |-> 0]
+    /\ allocOps = [i \in AllSlots |-> 0]
+    /\ freeOps = [i \in AllSlots |-> 0]
+    /\ localPeak = [i \in AllSlots |-> 0]
+    /\ reserved = [i \in AllSlots |-> 0]
+    /\ reservedTotal = 0
+    /\ reservedPeak = 0
+    /\ overflowUsed = FALSE
+    /\ claimed = [i \in Slots |-> FALSE]
+    /\ idx = [t \in Threads |-> NoIndex]
+    /\ pc = [t \in Threads |-> "idle"]
+    /\ loc = [t \in Threads |-> NoLocals]
+    /\ calls = [t \in Threads |-> 0]
+    /\ live = [s \in Sizes |-> 0]
+    /\ rpc = "idle" /\ rslot = 0
+    /\ racc = [cur |-> 0, blocks |-> 0, peaks |-> 0, touched |-> 0, ops |-> 0,
+               peak |-> 0, quiet |-> FALSE, hwq |-> 0, calls |-> 0]
+    /\ report = "none"
+    /\ gAlloc = 0 /\ gFreed = 0 /\ gBlocks = 0 /\ gHw = 0 /\ gHwQuiet = 0
+
+(* The ghost history: an allocation (+) or free (-) of `size` bytes takes  *)
+(* effect at this step.                                                    *)
+LinAlloc(size) ==
+    /\ gAlloc' = gAlloc + size
+    /\ gBlocks' = gBlocks + 1
+    /\ gHw' = Max(gHw, gAlloc + size - gFreed)
+    /\ UNCHANGED <<gFreed, gHwQuiet>>
+LinFree(size) ==
+    /\ gFreed' = gFreed + size
+    /\ gBlocks' = gBlocks - 1
+    /\ UNCHANGED <<gAlloc, gHw, gHwQuiet>>
+
+SetPc(t, p) == pc' = [pc EXCEPT ![t] = p]
+SetLoc(t, l) == loc' = [loc EXCEPT ![t] = l]
+
+-----------------------------------------------------------------------------
+(* The thread registry *)
+
+(* ms_thread_index_claim, on a thread's first call: the lowest free index  *)
+(* by CAS (acq_rel: acquires the previous holder's release), or for good   *)
+(* the overflow slot when every index is held.                             *)
+ClaimIndex(t) ==
+    /\ pc[t] = "idle" /\ idx[t] = NoIndex /\ calls[t] < MaxCalls
+    /\ IF \E i \in Slots : ~claimed[i]
+         THEN LET i == Min({j \in Slots : ~claimed[j]}) IN
+              /\ idx' = [idx EXCEPT ![t] = i]
+              /\ claimed' = [claimed EXCEPT ![i] = TRUE]
+         ELSE /\ idx' = [idx EXCEPT ![t] = Overflow]
+              /\ UNCHANGED claimed
+    /\ UNCHANGED <<slotVars, reservedTotal, reservedPeak, overflowUsed, pc, loc,
+                   calls, live, readerVars, ghostVars>>
+
+(* on_thread_exit -> release_index (release: pairs with the next claim).  *)
+(* The slot keeps its cumulative counters for the next holder.            *)
+ThreadExit(t) ==
+    /\ pc[t] = "idle"
+    /\ SetPc(t, "exited")
+    /\ IF idx[t] \in Slots
+         THEN claimed' = [claimed EXCEPT ![idx[t]] = FALSE]
+         ELSE UNCHANGED claimed
+    /\ UNCHANGED <<slotVars, reservedTotal, reservedPeak, overflowUsed, idx, loc,
+                   calls, live, readerVars, ghostVars>>
+
+-----------------------------------------------------------------------------
+(* ms_stats_on_alloc in a thread's own slot *)
+
+AllocEntry(t, s) ==
+    /\ pc[t] = "idle" /\ idx[t] \in Slots /\ calls[t] < MaxCalls
+    /\ calls' = [calls EXCEPT ![t] = @ + 1]
+
+(* add_reservation(need, want): how much to add to reserved_total, or -1  *)
+(* if the limit refuses even `need` (with a limit it is a CAS loop that    *)
+(* asks for less slack, down to `need`; without one a fetch_add).          *)
+Added(need, want) ==
+    IF Limit = 0 THEN want
+    ELSE IF reservedTotal > Limit \/ Limit - reservedTotal < need THEN -1
+    ELSE IF Limit - reservedTotal < want THEN Limit - reservedTotal
+    ELSE want
+
+(* net would exceed reserved: ms_stats_reserve -> add_reservation; its    *)
+(* update of reserved_total (relaxed) is the linearisation point.         *)
+Reserve(t, s) ==
+    LET i == idx[t]
+        alloc == allocBytes[i] + s
+        net == alloc - freedBytes[i]
+        added == Added(net - reserved[i], net - reserved[i] + Batch)
+    IN /\ AllocEntry(t, s)
+       /\ net > reserved[i]
+       /\ added >= 0
+       /\ reservedTotal' = reservedTotal + added
+       /\ SetLoc(t, [NoLocals EXCEPT !.size = s, !.alloc = alloc, !.net = net,
+                     !.want = reserved[i] + added, !.total = reservedTotal + added,
+                     !.res = TRUE, !.lin = TRUE])
+       /\ SetPc(t, "a_max")
+       /\ LinAlloc(s)
+       /\ UNCHANGED <<slotVars, reservedPeak, overflowUsed, claimed, idx, live,
+                      readerVars>>
+
+(* The limit refuses the reservation: the allocation records nothing. *)
+RefuseAlloc(t, s) ==
+    LET i == idx[t]
+        net == allocBytes[i] + s - freedBytes[i]
+        sharedRefused == idx[t] = Overflow /\ Added(s, s) < 0
+        slotRefused == idx[t] \in Slots /\ net > reserved[i]
+                       /\ Added(net - reserved[i], net - reserved[i] + Batch) < 0
+    IN /\ pc[t] = "idle" /\ idx[t] # NoIndex /\ calls[t] < MaxCalls
+       /\ sharedRefused \/ slotRefused
+       /\ calls' = [calls EXCEPT ![t] = @ + 1]
+       /\ UNCHANGED <<slotVars, sharedVars, idx, pc, loc, live, readerVars, ghostVars>>
+
+AllocNoReserve(t, s) ==
+    LET i == idx[t]
+        alloc == allocBytes[i] + s
+        net == alloc - freedBytes[i]
+    IN /\ AllocEntry(t, s)
+       /\ net <= reserved[i]
+       /\ SetLoc(t, [NoLocals EXCEPT !.size = s, !.alloc = alloc, !.net = net])
+       /\ SetPc(t, "a_peak")
+       /\ UNCHANGED <<slotVars, sharedVars, idx, live, readerVars, ghostVars>>
+
+(* ms_max_relaxed_i64(&reserved_peak, total): a CAS loop, linearisable at *)
+(* its last load or successful CAS.                                       *)
+RaisePeak(t) ==
+    /\ pc[t] \in {"a_max", "sa_max"}
+    /\ reservedPeak' = Max(reservedPeak, loc[t].total)
+    /\ SetPc(t, IF pc[t] = "a_max" THEN "a_peak" ELSE "sa_flag")
+    /\ UNCHANGED <<slotVars, reservedTotal, overflowUsed, claimed, idx, loc,
+                   calls, live, readerVars, ghostVars>>
+
+(* Store reserved (owner-only) and, if net is a new high, local_peak       *)
+(* (relaxed, ordered before the release of alloc_bytes).                  *)
+StoreLocalPeak(t) ==
+    LET i == idx[t] IN
+    /\ pc[t] = "a_peak"
+    /\ reserved' = IF loc[t].res THEN [reserved EXCEPT ![i] = loc[t].want] ELSE reserved
+    /\ localPeak' = IF loc[t].net > localPeak[i]
+                      THEN [localPeak EXCEPT ![i] = loc[t].net] ELSE localPeak
+    /\ SetLoc(t, [loc[t] EXCEPT !.res = FALSE])
+    /\ SetPc(t, "a_bytes")
+    /\ UNCHANGED <<allocBytes, freedBytes, allocOps, freeOps, sharedVars, idx,
+                   calls, live, readerVars, ghostVars>>
+
+(* The release store of alloc_bytes: the linearisation point when no      *)
+(* reserve was needed.                                                    *)
+PublishAlloc(t) ==
+    /\ pc[t] = "a_bytes"
+    /\ allocBytes' = [allocBytes EXCEPT ![idx[t]] = loc[t].alloc]
+    /\ IF loc[t].lin THEN UNCHANGED ghostVars ELSE LinAlloc(loc[t].size)
+    /\ SetLoc(t, [loc[t] EXCEPT !.lin = TRUE])
+    /\ SetPc(t, "a_ops")
+    /\ UNCHANGED <<freedBytes, allocOps, freeOps, localPeak, reserved, sharedVars,
+                   idx, calls, live, readerVars>>
+
+(* The release store of alloc_ops; allocate returns and the block may be   *)
+(* handed to any thread.                                                  *)
+CountAlloc(t) ==
+    /\ pc[t] = "a_ops"
+    /\ allocOps' = [allocOps EXCEPT ![idx[t]] = @ + 1]
+    /\ live' = [live EXCEPT ![loc[t].size] = @ + 1]
+    /\ SetLoc(t, NoLocals)
+    /\ SetPc(t, "idle")
+    /\ gHwQuiet' = IF InFlight = {t} THEN gHw ELSE gHwQuiet
+    /\ UNCHANGED <<allocBytes, freedBytes, freeOps, localPeak, reserved,
+                   sharedVars, idx, calls, readerVars, gAlloc, gFreed, gBlocks, gHw>>
+
+-----------------------------------------------------------------------------
+(* ms_stats_on_free in a thread's own slot, of any live block *)
+
+FreeEntry(t, s) ==
+    /\ pc[t] = "idle" /\ idx[t] \in Slots /\ calls[t] < MaxCalls
+    /\ live[s] > 0
+    /\ live' = [live EXCEPT ![s] = @ - 1]
+    /\ calls' = [calls EXCEPT ![t] = @ + 1]
+
+(* reserved - net would exceed 2 * Batch: ms_stats_unreserve's fetch_add  *)
+(* gives back down to net + Batch; the linearisation point.               *)
+Unreserve(t, s) ==
+    LET i == idx[t]
+        freed == freedBytes[i] + s
+        net == allocBytes[i] - freed
+        want == net + Batch
+    IN /\ FreeEntry(t, s)
+       /\ reserved[i] - net > 2 * Batch
+       /\ reservedTotal' = reservedTotal - (reserved[i] - want)
+       /\ SetLoc(t, [NoLocals EXCEPT !.size = s, !.freed = freed, !.net = net,
+                     !.want = want, !.res = TRUE, !.lin = TRUE])
+       /\ SetPc(t, "f_bytes")
+       /\ LinFree(s)
+       /\ UNCHANGED <<slotVars, reservedPeak, overflowUsed, claimed, idx, readerVars>>
+
+FreeNoUnreserve(t, s) ==
+    LET i == idx[t]
+        freed == freedBytes[i] + s
+        net == allocBytes[i] - freed
+    IN /\ FreeEntry(t, s)
+       /\ reserved[i] - net <= 2 * Batch
+       /\ SetLoc(t, [NoLocals EXCEPT !.size = s, !.freed = freed, !.net = net])
+       /\ SetPc(t, "f_bytes")
+       /\ UNCHANGED <<slotVars, sharedVars, idx, readerVars, ghostVars>>
+
+(* Store reserved (owner-only), then the release store of freed_bytes:    *)
+(* the linearisation point when nothing was given back.                   *)
+PublishFree(t) ==
+    LET i == idx[t] IN
+    /\ pc[t] = "f_bytes"
+    /\ reserved' = IF loc[t].res THEN [reserved EXCEPT ![i] = loc[t].want] ELSE reserved
+    /\ freedBytes' = [freedBytes EXCEPT ![i] = loc[t].freed]
+    /\ IF loc[t].lin THEN UNCHANGED ghostVars ELSE LinFree(loc[t].size)
+    /\ SetLoc(t, [loc[t] EXCEPT !.lin = TRUE])
+    /\ SetPc(t, "f_ops")
+    /\ UNCHANGED <<allocBytes, allocOps, freeOps, localPeak, sharedVars, idx,
+                   calls, live, readerVars>>
+
+CountFree(t) ==
+    /\ pc[t] = "f_ops"
+    /\ freeOps' = [freeOps EXCEPT ![idx[t]] = @ + 1]
+    /\ SetLoc(t, NoLocals)
+    /\ SetPc(t, "idle")
+    /\ gHwQuiet' = IF InFlight = {t} THEN gHw ELSE gHwQuiet
+    /\ UNCHANGED <<allocBytes, freedBytes, allocOps, localPeak, reserved,
+                   sharedVars, idx, calls, live, readerVars, gAlloc, gFreed,
+                   gBlocks, gHw>>
+
+-----------------------------------------------------------------------------
+(* ms_stats_record_shared: a thread without an index, read-modify-writes *)
+(* on the overflow slot and no slack in reserved_total.  An allocation    *)
+(* reserves first (SharedAlloc: add_reservation(bytes, bytes), the        *)
+(* linearisation point), then raises reserved_peak, then stores           *)
+(* overflow_used (SharedAllocBegin), then the byte counter and the count. *)
+
+SharedAlloc(t, s) ==
+    /\ pc[t] = "idle" /\ idx[t] = Overflow /\ calls[t] < MaxCalls
+    /\ Added(s, s) >= 0
+    /\ reservedTotal' = reservedTotal + s
+    /\ calls' = [calls EXCEPT ![t] = @ + 1]
+    /\ SetLoc(t, [NoLocals EXCEPT !.size = s, !.total = reservedTotal + s])
+    /\ SetPc(t, "sa_max")
+    /\ LinAlloc(s)
+    /\ UNCHANGED <<slotVars, reservedPeak, overflowUsed, claimed, idx, live,
+                   readerVars>>
+
+SharedAllocBegin(t) ==
+    /\ pc[t] = "sa_flag"
+    /\ overflowUsed' = TRUE
+    /\ SetPc(t, "sa_bytes")
+    /\ UNCHANGED <<slotVars, reservedTotal, reservedPeak, claimed, idx, loc, calls,
+                   live, readerVars, ghostVars>>
+
+SharedFreeBegin(t, s) ==
+    /\ pc[t] = "idle" /\ idx[t] = Overflow /\ calls[t] < MaxCalls
+    /\ live[s] > 0
+    /\ live' = [live EXCEPT ![s] = @ - 1]
+    /\ overflowUsed' = TRUE
+    /\ calls' = [calls EXCEPT ![t] = @ + 1]
+    /\ SetLoc(t, [NoLocals EXCEPT !.size = s])
+    /\ SetPc(t, "sf_total")
+    /\ UNCHANGED <<slotVars, reservedTotal, reservedPeak, claimed, idx,
+                   readerVars, ghostVars>>
+
+(* The fetch_add on reserved_total: the linearisation point of a free. *)
+SharedFree(t) ==
+    /\ pc[t] = "sf_total"
+    /\ reservedTotal' = reservedTotal - loc[t].size
+    /\ SetPc(t, "sf_bytes")
+    /\ LinFree(loc[t].size)
+    /\ UNCHANGED <<slotVars, reservedPeak, overflowUsed, claimed, idx, loc, calls,
+                   live, readerVars>>
+
+(* fetch_add_release on the overflow slot's byte counter, then its count. *)
+SharedBytes(t) ==
+    /\ pc[t] \in {"sa_bytes", "sf_bytes"}
+    /\ IF pc[t] = "sa_bytes"
+         THEN /\ allocBytes' = [allocBytes EXCEPT ![Overflow] = @ + loc[t].size]
+              /\ UNCHANGED freedBytes
+         ELSE /\ freedBytes' = [freedBytes EXCEPT ![Overflow] = @ + loc[t].size]
+              /\ UNCHANGED allocBytes
+    /\ SetPc(t, IF pc[t] = "sa_bytes" THEN "sa_ops" ELSE "sf_ops")
+    /\ UNCHANGED <<allocOps, freeOps, localPeak, reserved, sharedVars, idx, loc,
+                   calls, live, readerVars, ghostVars>>
+
+SharedCount(t) ==
+    /\ pc[t] \in {"sa_ops", "sf_ops"} /\ idx[t] = Overflow
+    /\ IF pc[t] = "sa_ops"
+         THEN /\ allocOps' = [allocOps EXCEPT ![Overflow] = @ + 1]
+              /\ live' = [live EXCEPT ![loc[t].size] = @ + 1]
+              /\ UNCHANGED freeOps
+         ELSE /\ freeOps' = [freeOps EXCEPT ![Overflow] = @ + 1]
+              /\ UNCHANGED <<allocOps, live>>
+    /\ SetLoc(t, NoLocals)
+    /\ SetPc(t, "idle")
+    /\ gHwQuiet' = IF InFlight = {t} THEN gHw ELSE gHwQuiet
+    /\ UNCHANGED <<allocBytes, freedBytes, localPeak, reserved, sharedVars, idx,
+                   calls, readerVars, gAlloc, gFreed, gBlocks, gHw>>
+
+-----------------------------------------------------------------------------
+(* ms_stats_fold: pass 1 loads each slot's freed_bytes then free_ops;     *)
+(* pass 2 each slot's alloc_ops, alloc_bytes, local_peak and (for         *)
+(* `touched`, real slots only) free_ops; then reserved_peak, then         *)
+(* overflow_used.  Slots are visited 0 .. NSlots-1, then the overflow.    *)
+
+NextSlot(i) == IF i = Overflow THEN Overflow ELSE i + 1
+
+FoldStart ==
+    /\ rpc \in {"idle", "done"}
+    /\ rpc' = "frees_bytes" /\ rslot' = 0
+    /\ racc' = [cur |-> 0, blocks |-> 0, peaks |-> 0, touched |-> 0, ops |-> 0,
+                peak |-> 0, quiet |-> InFlight = {}, hwq |-> gHwQuiet,
+                calls |-> CallsMade]
+    /\ UNCHANGED <<slotVars, sharedVars, threadVars, report, ghostVars>>
+
+FoldLoad ==
+    LET i == rslot IN
+    /\ \/ /\ rpc = "frees_bytes"
+          /\ racc' = [racc EXCEPT !.cur = @ - freedBytes[i]]
+          /\ rpc' = "frees_ops" /\ UNCHANGED rslot
+       \/ /\ rpc = "frees_ops"
+          /\ racc' = [racc EXCEPT !.blocks = @ - freeOps[i]]
+          /\ IF i = Overflow THEN rpc' = "allocs_ops" /\ rslot' = 0
+                            ELSE rpc' = "frees_bytes" /\ rslot' = NextSlot(i)
+       \/ /\ rpc = "allocs_ops"
+          /\ racc' = [racc EXCEPT !.ops = allocOps[i]]
+          /\ rpc' = "allocs_bytes" /\ UNCHANGED rslot
+       \/ /\ rpc = "allocs_bytes"
+          /\ racc' = [racc EXCEPT !.cur = @ + allocBytes[i], !.blocks = @ + racc.ops]
+          /\ IF i = Overflow THEN rpc' = "peak" /\ UNCHANGED rslot
+                            ELSE rpc' = "allocs_peak" /\ UNCHANGED rslot
+       \/ /\ rpc = "allocs_peak"
+          /\ racc' = [racc EXCEPT !.peaks = @ + localPeak[i]]
+          /\ rpc' = "allocs_touched" /\ UNCHANGED rslot
+       \/ /\ rpc = "allocs_touched"
+          /\ racc' = [racc EXCEPT !.touched = IF racc.ops # 0 \/ freeOps[i] # 0
+                                               THEN @ + 1 ELSE @]
+          /\ rpc' = "allocs_ops" /\ rslot' = NextSlot(i)
+       \/ /\ rpc = "peak"
+          /\ racc' = [racc EXCEPT !.peak = reservedPeak]
+          /\ rpc' = "end" /\ UNCHANGED rslot
+    /\ UNCHANGED <<slotVars, sharedVars, threadVars, report, ghostVars>>
+
+(* Loads overflow_used, then reserved_total (one step here), and computes *)
+(* the figures as ms_stats_fold does: current is capped by reserved_total. *)
+FoldEnd ==
+    /\ rpc = "end"
+    /\ LET ov == overflowUsed
+           capped == IF racc.cur < 0 THEN 0 ELSE racc.cur
+           cap == IF reservedTotal < 0 THEN 0 ELSE reservedTotal
+           p0 == IF racc.peak > 0 THEN racc.peak ELSE 0
+           peak == IF ~ov /\ racc.peaks < p0 THEN racc.peaks ELSE p0
+           bound == IF ~ov /\ racc.touched <= 1 THEN 0 ELSE 2 * Batch * racc.touched
+       IN report' = [cur |-> racc.cur, current |-> IF capped > cap THEN cap ELSE capped,
+                     blocks |-> racc.blocks, peak |-> peak,
+                     bound |-> bound,
+                     quiet |-> racc.quiet /\ InFlight = {} /\ CallsMade = racc.calls,
+                     hw |-> gHw, hwq |-> racc.hwq, alloc |-> gAlloc, freed |-> gFreed,
+                     liveBlocks |-> gBlocks, single |-> ~ov /\ racc.touched = 1]
+    /\ rpc' = "done"
+    /\ UNCHANGED <<slotVars, sharedVars, threadVars, rslot, racc, ghostVars>>
+
+-----------------------------------------------------------------------------
+
+ThreadStep(t) ==
+    \/ ClaimIndex(t) \/ ThreadExit(t)
+    \/ \E s \in Sizes : \/ Reserve(t, s) \/ AllocNoReserve(t, s) \/ RefuseAlloc(t, s)
+                        \/ Unreserve(t, s) \/ FreeNoUnreserve(t, s)
+                        \/ SharedAlloc(t, s) \/ SharedFreeBegin(t, s)
+    \/ RaisePeak(t) \/ StoreLocalPeak(t) \/ PublishAlloc(t) \/ CountAlloc(t)
+    \/ PublishFree(t) \/ CountFree(t)
+    \/ SharedAllocBegin(t) \/ SharedFree(t) \/ SharedBytes(t) \/ SharedCount(t)
+
+Next ==
+    \/ \E t \in Threads : ThreadStep(t)
+    \/ FoldStart \/ FoldLoad \/ FoldEnd
+
+Spec == Init /\ [][Next]_vars
+
+-----------------------------------------------------------------------------
+(* Invariants *)
+
+(* reserved_total never falls below the true current usage. *)
+ReserveCoversInv == reservedTotal >= GCur
+
+(* With a limit, neither reserved_total nor the true usage exceeds it. *)
+LimitInv == Limit # 0 => reservedTotal <= Limit /\ GCur <= Limit
+
+(* reserved_peak covers every high-water mark reached before the last     *)
+(* moment nothing was in flight.                                          *)
+PeakSettledInv == reservedPeak >= gHwQuiet
+
+(* At quiescence: reserved_total is the sum of the slots' shares plus the *)
+(* overflow slot's net, every slot keeps its slack, and the slots' nets   *)
+(* add up to the true usage.                                              *)
+TotalInv ==
+    InFlight = {} =>
+        reservedTotal = Sum(reserved, Slots) + Net(Overflow)
+
+SlackInv ==
+    InFlight = {} =>
+        \A i \in Slots : Net(i) <= reserved[i] /\ reserved[i] <= Net(i) + 2 * Batch
+
+CountsInv ==
+    InFlight = {} => Sum([i \in AllSlots |-> Net(i)], AllSlots) = GCur
+
+(* A fold, even one concurrent with calls, never reports negative usage   *)
+(* or block counts (frees are folded before allocations), and its peak    *)
+(* covers every settled high-water mark.                                  *)
+CurrentNonNegativeInv == report # "none" => report.cur >= 0
+LiveBlocksNonNegativeInv == report # "none" => report.blocks >= 0
+PeakSettledReadInv == report # "none" => report.peak >= report.hwq
+
+(* A fold during which nothing ran: exact current usage and counts, a     *)
+(* peak never below the true high-water mark and above it by at most the  *)
+(* documented bound, exact when a single slot did everything.             *)
+CurrentExactInv ==
+    report # "none" /\ report.quiet =>
+        /\ report.cur = report.alloc - report.freed
+        /\ report.current = report.cur
+        /\ report.blocks = report.liveBlocks
+PeakLowerBoundInv == report # "none" /\ report.quiet => report.peak >= report.hw
+OverreportBoundInv ==
+    report # "none" /\ report.quiet => report.peak - report.hw <= report.bound
+SingleSlotExactInv ==
+    report # "none" /\ report.quiet /\ report.single => report.peak = report.hw
+
+=============================================================================
