@@ -11,12 +11,15 @@
  *
  * NTHREADS threads share NSLOTS thread indices (so a thread may inherit the
  * slot of one that exited, or find none free and use the shared overflow
- * slot).  Each thread makes NOPS calls: allocate 1..MAXSIZE bytes, or free
- * any live block, whichever thread allocated it.  A reader folds the counters
- * (ms_stats_fold) and validates them (ms_stats_validate) concurrently; the
- * owner folds once more after joining every thread.  Every shared load or
- * store is its own step, in the order of the C code; read-modify-writes
- * (fetch_add, CAS) are one step each.
+ * slot).  Thread 1 makes NOPS_FIRST calls, the others NOPS: each allocates
+ * 1 or 3 bytes (1..3 with ALL_SIZES) or frees any live block, whichever
+ * thread allocated it.  A reader concurrently folds the counters
+ * (ms_stats_fold), or with READER_VALIDATE validates them
+ * (ms_stats_validate), or with NO_READER is absent; the owner folds and
+ * validates once more after joining every thread.  With LIMIT=n the
+ * statistics have a limit (add_reservation's CAS loop).  Every shared load
+ * or store is its own step, in the order of the C code; read-modify-writes
+ * (fetch_add, CAS) are one step each (see "Step granularity" below).
  *
  * Each operation is linearised at its update of reserved_total when it makes
  * one, else at its release store of alloc_bytes / freed_bytes.  The ghost
@@ -30,13 +33,13 @@
  */
 
 #ifndef NTHREADS
-#define NTHREADS 3
+#define NTHREADS 2
 #endif
 #ifndef NOPS
-#define NOPS 2
+#define NOPS 1
 #endif
 #ifndef NOPS_FIRST
-#define NOPS_FIRST NOPS  /* calls made by thread 1 */
+#define NOPS_FIRST 2     /* calls made by thread 1 */
 #endif
 #define BATCH 2          /* MEMSTATS_BATCH_BYTES */
 #define MAXSIZE 3        /* sizes 1..3: a free may exceed BATCH */
