@@ -31,7 +31,7 @@ HEADERS := $(wildcard include/*.h)
 MEMSTRATEGY_SRCS := src/memory_strategy.c
 STATETRACKER_SRCS := src/statetracker.c
 MEMSTATS_SRCS := src/memstats.c src/thread_registry.c
-DEFAULT_SRCS := src/default_strategy.c src/default_blocks.c src/default_misuse.c src/fault_injection.c src/report.c
+DEFAULT_SRCS := src/default_strategy.c src/default_blocks.c src/default_misuse.c src/default_tracking.c src/fault_injection.c src/report.c
 HOOKS_SRCS := src/testing_hooks.c
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))

@@ -121,6 +121,12 @@ typedef struct DefaultStrategyConfig {
      * _INVALID_POINTER, _WRONG_STRATEGY or _CORRUPTED_BLOCK from
      * deallocate or reallocate, abort(). */
     bool abort_on_misuse;
+    /* track_allocations: every live block is recorded with its allocation
+     * site (sharded by address, so threads rarely wait on each other); at
+     * destroy the default error handler lists the leaked blocks by site
+     * after the summary line; print_leak_report and print_leak_report_json
+     * (leak_report.h) show the live blocks at any time. */
+    bool track_allocations;
 } DefaultStrategyConfig;
 
 /* Creates a strategy over malloc/free with the default error handler.

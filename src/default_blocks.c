@@ -43,6 +43,7 @@ static void* obtain(ms_default* s, size_t total) {
 
 void* default_allocate_zeroed(MemoryStrategy* base, size_t count, size_t size) {
     if (base == NULL) return NULL;
+    ms_site site = {__builtin_return_address(0), NULL, 0};
     ms_default* s = ms_default_of(base);
     size_t reported;
     size_t bytes = checked_product(count, size, &reported);
@@ -55,7 +56,7 @@ void* default_allocate_zeroed(MemoryStrategy* base, size_t count, size_t size) {
     }
     void* raw = obtain_zeroed(s, bytes + sizeof(ms_block_header) + s->canary_bytes);
     if (raw == NULL) return ms_refuse_backend_failure(s, NULL, bytes);
-    return ms_commit_block(s, raw, bytes);
+    return ms_commit_block(s, raw, bytes, &site);
 }
 
 /* ---- aligned blocks ----------------------------------------------------- */
@@ -99,8 +100,12 @@ void* default_allocate_aligned(MemoryStrategy* base, size_t alignment, size_t si
     if (base == NULL) return NULL;
     bool power_of_two = alignment != 0 && (alignment & (alignment - 1)) == 0;
     /* Every block is 16-aligned already. */
-    if (power_of_two && alignment <= sizeof(ms_block_header)) return default_allocate(base, size);
     ms_default* s = ms_default_of(base);
+    if (power_of_two && alignment <= sizeof(ms_block_header)) {
+        if (s->tracking == NULL) return default_allocate(base, size);
+        ms_site site = {__builtin_return_address(0), NULL, 0};
+        return ms_allocate_slow(s, size, &site);
+    }
     if (!power_of_two || alignment > STRATEGY_MAX_ALIGNMENT || size - 1 >= STRATEGY_MAX_ALLOCATION) {
         return ms_refuse_request(s, STRATEGY_ERROR_INVALID_SIZE, NULL, size);
     }
@@ -112,6 +117,10 @@ void* default_allocate_aligned(MemoryStrategy* base, size_t alignment, size_t si
     if (raw == NULL) return ms_refuse_backend_failure(s, NULL, size);
     ms_block_header* header = place_aligned(s, raw, size, shift);
     if (!ms_stats_on_alloc(&s->stats, size)) return ms_refuse_over_limit(s, header, raw, size);
+    if (s->tracking != NULL) {
+        ms_site site = {__builtin_return_address(0), NULL, 0};
+        ms_track_add(s, header + 1, size, &site);
+    }
     return header + 1;
 }
 
@@ -204,5 +213,10 @@ void* default_reallocate(MemoryStrategy* base, void* ptr, size_t size) {
     StrategyError error = ms_find_block(s, ptr, &old);
     if (error != STRATEGY_OK) return ms_refuse_misuse(s, error, ptr, size);
     if (!old.aligned && backend_resizes(s)) return resize_plain(s, ptr, &old, size);
-    return resize_by_moving(s, ptr, &old, size);
+    void* moved = resize_by_moving(s, ptr, &old, size);
+    if (moved != NULL && s->tracking != NULL) {
+        ms_site site = {__builtin_return_address(0), NULL, 0};
+        ms_track_add(s, moved, size, &site);
+    }
+    return moved;
 }

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "default_strategy_internal.h"
+#include "leak_report.h"
 
 /* ---- error path (cold) ---------------------------------------------------- */
 
@@ -40,6 +41,10 @@ void strategy_default_error_handler(const StrategyErrorInfo* info, void* user_da
     if (info->error == STRATEGY_ERROR_LEAK) {
         fprintf(stderr, "memstrategy: leak: %zu bytes in %" PRIu64 " blocks still allocated at destroy\n",
                 info->size, info->blocks);
+        /* A tracking strategy: the leaked blocks, by site. */
+        if (info->strategy != NULL && ms_default_const(info->strategy)->tracking != NULL) {
+            (void)print_leak_report(info->strategy, stderr);
+        }
         return;
     }
     if (info->strategy != NULL) {
@@ -111,7 +116,7 @@ static MS_NOINLINE void deallocate_slow(ms_default* s, ms_block_header* header, 
 
 /* default_allocate off the hot path: an invalid size, or a strategy with a
  * debug option (its fast_size_limit is 0). */
-static MS_NOINLINE void* allocate_slow(ms_default* s, size_t size) {
+MS_NOINLINE void* ms_allocate_slow(ms_default* s, size_t size, const ms_site* site) {
     if (size - 1 >= STRATEGY_MAX_ALLOCATION) return ms_refuse_request(s, STRATEGY_ERROR_INVALID_SIZE, NULL, size);
     if (!ms_state_allows(&s->tracker, MS_ALLOWS_ALLOCATE)) {
         return ms_refuse_request(s, STRATEGY_ERROR_ILLEGAL_STATE, NULL, size);
@@ -119,16 +124,32 @@ static MS_NOINLINE void* allocate_slow(ms_default* s, size_t size) {
     size_t total = size + sizeof(ms_block_header) + s->canary_bytes;
     void* raw = s->backend_allocate == NULL ? malloc(total) : s->backend_allocate(s->backend_context, total);
     if (raw == NULL) return ms_refuse_backend_failure(s, NULL, size);
-    return ms_commit_block(s, raw, size);
+    return ms_commit_block(s, raw, size, site);
 }
 
-MS_NOINLINE void* ms_commit_block(ms_default* s, void* raw, size_t size) {
+/* The hot path's way into ms_allocate_slow: only the return address of
+ * default_allocate's caller is passed (no site object on the hot path). */
+static MS_NOINLINE void* allocate_slow(ms_default* s, size_t size, const void* pc) {
+    ms_site site = {pc, NULL, 0};
+    return ms_allocate_slow(s, size, &site);
+}
+
+void* default_allocate_at(MemoryStrategy* base, size_t size, const char* file, int line) {
+    if (base == NULL) return NULL;
+    ms_default* s = ms_default_of(base);
+    if (s->tracking == NULL) return default_allocate(base, size);
+    ms_site site = {__builtin_return_address(0), file, line};
+    return ms_allocate_slow(s, size, &site);
+}
+
+MS_NOINLINE void* ms_commit_block(ms_default* s, void* raw, size_t size, const ms_site* site) {
     ms_block_header* header = raw;
     void* block = header + 1;
     header->size = size;
     header->check = ms_plain_check(s, block, size);
     ms_write_canary(s, block, size);
     if (!ms_stats_on_alloc(&s->stats, size)) return ms_refuse_over_limit(s, header, raw, size);
+    if (s->tracking != NULL) ms_track_add(s, block, size, site);
     return block;
 }
 
@@ -154,7 +175,7 @@ void* default_allocate(MemoryStrategy* base, size_t size) {
     ms_default* s = ms_default_of(base);
     /* One comparison covers 0 (wraps to SIZE_MAX), > STRATEGY_MAX_ALLOCATION
      * and a strategy with a debug option (fast_size_limit 0). */
-    if (MS_UNLIKELY(size - 1 >= s->fast_size_limit)) return allocate_slow(s, size);
+    if (MS_UNLIKELY(size - 1 >= s->fast_size_limit)) return allocate_slow(s, size, __builtin_return_address(0));
     if (MS_UNLIKELY(!ms_state_allows(&s->tracker, MS_ALLOWS_ALLOCATE))) {
         return ms_refuse_request(s, STRATEGY_ERROR_ILLEGAL_STATE, NULL, size);
     }
@@ -297,7 +318,16 @@ DefaultStrategy* create_default_strategy_with(const DefaultStrategyConfig* confi
             return NULL;
         }
     }
-    if (config->check_overflow || config->quarantine != 0) {
+    if (config->track_allocations) {
+        s->tracking = ms_tracking_create();
+        if (s->tracking == NULL) {
+            free((void*)s->quarantine);
+            free(s->name);
+            free(s);
+            return NULL;
+        }
+    }
+    if (config->check_overflow || config->quarantine != 0 || config->track_allocations) {
         s->debug = true;
         s->fast_size_limit = 0;
     }
@@ -342,6 +372,7 @@ void destroy_default_strategy(DefaultStrategy* strategy) {
     ms_quarantine_drain(s);
     state_tracker_transition(&s->tracker, STRATEGY_SHUTTING_DOWN, STRATEGY_DESTROYED);
     ms_registry_release(s);
+    ms_tracking_destroy(s->tracking);
     ms_stats_release_memory(&s->stats);
     s->magic = 0;
     free(s->name);

@@ -68,6 +68,18 @@ typedef struct ms_block_header {
 /* Bytes of the trailing canary (check_overflow). */
 #define MS_CANARY_BYTES 8u
 
+/* Where a block was allocated (config.track_allocations): the return
+ * address of the call into the strategy, and file:line from
+ * STRATEGY_ALLOCATE (NULL, 0 otherwise). */
+typedef struct ms_site {
+    const void* pc;
+    const char* file;
+    int line;
+} ms_site;
+
+/* The record of live blocks (default_tracking.c). */
+typedef struct ms_tracking ms_tracking;
+
 typedef struct ms_default {
     DefaultStrategy pub; /* first: a MemoryStrategy* is an ms_default* */
     /* Read by every operation, written only at create/destroy. */
@@ -87,13 +99,14 @@ typedef struct ms_default {
     MemoryStrategy* parent; /* NULL unless the backend is a parent strategy */
     char* name;             /* copy of config.name, or NULL */
     /* Debug options (config), read only off the hot path. */
-    bool debug;           /* quarantine or check_overflow */
+    bool debug;           /* quarantine, check_overflow or track_allocations */
     bool abort_on_misuse; /* abort() after reporting a misuse error */
     size_t canary_bytes;  /* MS_CANARY_BYTES with check_overflow, else 0 */
     size_t quarantine_slots;
     _Atomic(void*)* quarantine; /* quarantine_slots backend blocks, NULL if none */
     _Atomic uint64_t quarantine_next;
     unsigned registry_slot; /* index + 1 in the live-strategy registry, 0: none */
+    ms_tracking* tracking;  /* the record of live blocks, NULL unless tracking */
     StateTracker tracker;
     /* Written only on error paths. */
     alignas(MS_CACHE_LINE) _Atomic uint64_t errors[STRATEGY_ERROR_COUNT];
@@ -196,10 +209,19 @@ static inline void ms_backend_release(ms_default* s, void* raw) {
  * back to the backend (default_misuse.c). */
 void ms_quarantine_push(ms_default* s, void* raw);
 
+/* The record of live blocks (default_tracking.c): create/destroy with the
+ * strategy; a block is added once counted, and removed before its memory
+ * goes back (so its address cannot be recorded again first). */
+ms_tracking* ms_tracking_create(void);
+void ms_tracking_destroy(ms_tracking* tracking);
+void ms_track_add(ms_default* s, const void* block, size_t size, const ms_site* site);
+void ms_track_remove(ms_default* s, const void* block);
+
 /* Gives a found block back to the backend (or the quarantine): first its
  * check is marked freed, so the address no longer matches as a live block
  * and a second free is recognised while the header is intact. */
 static inline void ms_release_block(ms_default* s, const ms_block* block) {
+    if (s->tracking != NULL) ms_track_remove(s, block->header + 1);
     block->header->check ^= MS_FREED_FLIP;
     if (s->quarantine != NULL) {
         ms_quarantine_push(s, block->raw);
@@ -244,9 +266,14 @@ void ms_registry_release(ms_default* s);
 void ms_quarantine_drain(ms_default* s);
 
 /* Stamps a plain block's header (and canary) at `raw` as this strategy
- * stamps it and records the allocation; on a limit refusal hands the memory
- * back.  Returns the block or NULL.  For every path but the hot one. */
-void* ms_commit_block(ms_default* s, void* raw, size_t size);
+ * stamps it and records the allocation (and, tracking, the block at `site`);
+ * on a limit refusal hands the memory back.  Returns the block or NULL.  For
+ * every path but the hot one. */
+void* ms_commit_block(ms_default* s, void* raw, size_t size, const ms_site* site);
+
+/* default_allocate off the hot path: an invalid size, or a strategy with a
+ * debug option.  `site` is where the caller called from. */
+void* ms_allocate_slow(ms_default* s, size_t size, const ms_site* site);
 
 /* ms_commit_plain when the accounting fast path declined (out of line). */
 void* ms_commit_plain_slow(ms_default* s, void* raw, size_t size);

@@ -10,10 +10,16 @@
 // allocated (under ASan and TSan too).
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <string>
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "default_strategy.h"
 #include "test_support.h"
@@ -304,33 +310,75 @@ TEST(MisuseNames, EveryKindHasAName) {
 }
 
 // abort_on_misuse: the report is made (on stderr by the default handler),
-// then the process aborts.  Checked in a forked child.
-void DoubleFreeWithAbort() {
-    DefaultStrategyConfig config{};
-    config.quarantine = 4;
-    config.abort_on_misuse = true;
-    DefaultStrategy* s = create_default_strategy_with(&config);
-    if (s == nullptr) std::exit(3);
-    void* p = default_allocate(&s->base, 16);
-    default_deallocate(&s->base, p);
-    default_deallocate(&s->base, p);
-    std::exit(0);  // not reached when abort_on_misuse works
+// then the process aborts.  Checked in a forked child whose stderr goes to a
+// pipe (fork and waitpid directly: gtest's death tests run the child on a
+// stack of their own, which ASan's detect_stack_use_after_return rejects).
+struct ChildResult {
+    bool aborted = false;
+    std::string stderr_text;
+};
+
+template <typename Body>
+ChildResult RunInChild(Body body) {
+    ChildResult result;
+    int fds[2];
+    if (pipe(fds) != 0) return result;
+    std::fflush(nullptr);
+    const pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        dup2(fds[1], 2);
+        body();
+        _exit(0);  // not reached when abort_on_misuse works
+    }
+    close(fds[1]);
+    char buffer[512];
+    for (ssize_t n; (n = read(fds[0], buffer, sizeof buffer)) > 0;) result.stderr_text.append(buffer, n);
+    close(fds[0]);
+    int status = 0;
+    if (pid > 0 && waitpid(pid, &status, 0) == pid) {
+        result.aborted = WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
+    }
+    return result;
 }
 
-void ForeignPointerWithAbort() {
-    DefaultStrategyConfig config{};
-    config.abort_on_misuse = true;
-    DefaultStrategy* s = create_default_strategy_with(&config);
-    if (s == nullptr) std::exit(3);
-    alignas(16) static unsigned char not_a_block[64];
-    default_deallocate(&s->base, not_a_block + 16);
-    std::exit(0);
+TEST(AbortOnMisuse, DoubleFreeAbortsAfterReporting) {
+    const ChildResult r = RunInChild([] {
+        DefaultStrategyConfig config{};
+        config.quarantine = 4;
+        config.abort_on_misuse = true;
+        DefaultStrategy* s = create_default_strategy_with(&config);
+        if (s == nullptr) _exit(3);
+        void* p = default_allocate(&s->base, 16);
+        default_deallocate(&s->base, p);
+        default_deallocate(&s->base, p);
+    });
+    EXPECT_TRUE(r.aborted);
+    EXPECT_NE(std::string::npos, r.stderr_text.find("memstrategy: error: double free (pointer 0x")) << r.stderr_text;
 }
 
-TEST(AbortOnMisuseDeathTest, AbortsAfterReporting) {
-    ::testing::FLAGS_gtest_death_test_style = "threadsafe";
-    EXPECT_DEATH(DoubleFreeWithAbort(), "memstrategy: error: double free");
-    EXPECT_DEATH(ForeignPointerWithAbort(), "memstrategy: error: invalid pointer");
+TEST(AbortOnMisuse, ForeignPointerAbortsAfterReporting) {
+    const ChildResult r = RunInChild([] {
+        DefaultStrategyConfig config{};
+        config.abort_on_misuse = true;
+        DefaultStrategy* s = create_default_strategy_with(&config);
+        if (s == nullptr) _exit(3);
+        alignas(16) static unsigned char not_a_block[64];
+        default_deallocate(&s->base, not_a_block + 16);
+    });
+    EXPECT_TRUE(r.aborted);
+    EXPECT_NE(std::string::npos, r.stderr_text.find("memstrategy: error: invalid pointer")) << r.stderr_text;
+}
+
+TEST(AbortOnMisuse, WithoutTheOptionTheChildCarriesOn) {
+    const ChildResult r = RunInChild([] {
+        DefaultStrategy* s = create_default_strategy();
+        if (s == nullptr) _exit(3);
+        alignas(16) static unsigned char not_a_block[64];
+        default_deallocate(&s->base, not_a_block + 16);
+    });
+    EXPECT_FALSE(r.aborted);
+    EXPECT_NE(std::string::npos, r.stderr_text.find("memstrategy: error: invalid pointer")) << r.stderr_text;
 }
 
 TEST(AbortOnMisuse, OtherErrorsDoNotAbort) {
