@@ -79,8 +79,9 @@ void memstats_destroy(MemStats* stats);
  * Returns false, recording nothing, for NULL stats, a size outside that range,
  * or an allocation the limit refuses.  Release: a reader that sees the new
  * totals sees everything the caller did before.  The figures are exact while
- * the usage recorded stays below 2^63 bytes (memory a process can really hold
- * always does; fictitious sizes beyond that wrap the signed shared total). */
+ * the usage recorded plus the reservation slack (2 * MEMSTATS_BATCH_BYTES per
+ * thread slot) stays below 2^63 bytes: memory a process can really hold
+ * always does; fictitious sizes beyond that wrap the signed shared total. */
 bool memstats_record_allocation(MemStats* stats, size_t bytes);
 
 /* Records a free of `bytes` (1 .. SIZE_MAX/4) by the calling thread, which
