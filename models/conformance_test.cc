@@ -1,1 +1,0 @@
-../tests/conformance_test.cc
