@@ -183,6 +183,7 @@ static int by_report_order(const void* x, const void* y) {
 
 /* Sorts the entries into report order. */
 static void group(leak_entry* entries, size_t n) {
+    if (n == 0) return; /* entries may be NULL */
     qsort(entries, n, sizeof *entries, by_site);
     for (size_t start = 0; start < n;) {
         size_t end = start;
