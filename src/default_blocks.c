@@ -68,8 +68,8 @@ void* default_allocate_zeroed(MemoryStrategy* base, size_t count, size_t size) {
  *
  * block is the first multiple of A at or after raw + 24, so it ends at most
  * 24 + (A - 1) + size bytes after raw.  The prefix records block - raw and
- * shift (MS_PREFIX_*); the header's size word carries MS_BLOCK_ALIGNED and
- * its check covers both (ms_aligned_check). */
+ * shift, sealed (ms_prefix_seal); the header's size word carries
+ * MS_BLOCK_ALIGNED, covered by its check (ms_aligned_check). */
 static size_t aligned_request(const ms_default* s, size_t size, unsigned shift) {
     return size + MS_ALIGNED_OVERHEAD + (((size_t)1 << shift) - 1) + s->canary_bytes;
 }
@@ -81,11 +81,12 @@ static ms_block_header* place_aligned(const ms_default* s, void* raw, size_t siz
     char* start = (char*)raw + MS_ALIGNED_OVERHEAD;
     char* block = start + ((alignment - ((uintptr_t)start & (alignment - 1))) & (alignment - 1));
     ms_block_header* header = (ms_block_header*)(void*)block - 1;
-    uint64_t prefix = (uint64_t)(block - (char*)raw) | ((uint64_t)shift << MS_PREFIX_SHIFT_BITS);
+    uint64_t prefix = ms_prefix_seal(
+        block, (uint64_t)(block - (char*)raw) | ((uint64_t)shift << MS_PREFIX_SHIFT_BITS), s->check_base);
     uint64_t word = (uint64_t)size | MS_BLOCK_ALIGNED;
     ((uint64_t*)(void*)header)[-1] = prefix;
     header->size = word;
-    header->check = ms_aligned_check(block, word, prefix, s->check_base);
+    header->check = ms_aligned_check(block, word, s->check_base);
     ms_write_canary(s, block, size);
     return header;
 }

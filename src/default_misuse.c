@@ -96,14 +96,22 @@ static int match_plain(const void* ptr, uint64_t word, uint64_t check, uint64_t 
 static int match_aligned(const ms_block_header* header, const void* ptr, uint64_t word, uint64_t check,
                          uint64_t base, uint64_t* prefix_out) {
     if ((word & MS_BLOCK_ALIGNED) == 0) return MS_NO_MATCH;
+    uint64_t live = ms_aligned_check(ptr, word, base);
+    if (check == (live ^ MS_FREED_FLIP)) return MS_FREED;
+    if (check != live) return MS_NO_MATCH;
+    /* Only now is the prefix known to exist: the header proved this is an
+     * aligned block of this strategy, which always has one. */
     const uint64_t* prefix_at = (const uint64_t*)(const void*)header - 1;
     if (!ms_readable(prefix_at, sizeof *prefix_at)) return MS_NO_MATCH;
     uint64_t prefix = *prefix_at;
-    uint64_t live = ms_aligned_check(ptr, word, prefix, base);
+    uint64_t offset = prefix & MS_PREFIX_OFFSET_MASK;
+    unsigned shift = (unsigned)((prefix >> MS_PREFIX_SHIFT_BITS) & 0xffu);
+    if (prefix != ms_prefix_seal(ptr, prefix & MS_PREFIX_LOW_MASK, base) || shift > 63 ||
+        offset < MS_ALIGNED_OVERHEAD || offset - MS_ALIGNED_OVERHEAD >= ((uint64_t)1 << shift)) {
+        return MS_NO_MATCH; /* a damaged prefix: reported as a corrupted block */
+    }
     *prefix_out = prefix;
-    if (check == live) return MS_LIVE;
-    if (check == (live ^ MS_FREED_FLIP)) return MS_FREED;
-    return MS_NO_MATCH;
+    return MS_LIVE;
 }
 
 /* How the header at `ptr` matches the strategy of `base`. */

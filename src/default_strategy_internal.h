@@ -33,9 +33,10 @@
  * and the backend's block starts at the header.  An aligned block
  * (allocate_aligned with alignment > 16) has size = the caller's size |
  * MS_BLOCK_ALIGNED, a prefix word just before the header (MS_PREFIX_*), and
- * check = ms_aligned_check(block, size word, prefix, base), which never
- * equals the plain check of the same header, and covers the flag and the
- * prefix.  On a strategy with a debug option (quarantine, check_overflow) a
+ * check = ms_aligned_check(block, size word, base), which never equals the
+ * plain check of the same header and covers the flag, so the prefix is read
+ * only once the header has proved the block is an aligned block of this
+ * strategy; the prefix carries its own seal (ms_prefix_seal).  On a strategy with a debug option (quarantine, check_overflow) a
  * plain block's check is ms_block_check ^ MS_DEBUG_TWEAK (so the hot path's
  * comparison fails and the block takes the out-of-line path), and every
  * block may be followed by a canary (ms_canary).
@@ -55,9 +56,15 @@ typedef struct ms_block_header {
  * STRATEGY_MAX_ALLOCATION (SIZE_MAX/4), so their top two bits are 0. */
 #define MS_BLOCK_ALIGNED (UINT64_C(1) << 63)
 /* An aligned block's prefix word: bits 0-31 the offset from the backend's
- * block to the caller's block, bits 32-39 log2 of the alignment. */
+ * block to the caller's block, bits 32-39 log2 of the alignment, bits 40-63
+ * a seal over the rest, the block's address and the strategy's secret. */
 #define MS_PREFIX_OFFSET_MASK UINT64_C(0xffffffff)
 #define MS_PREFIX_SHIFT_BITS 32
+#define MS_PREFIX_SEAL_BITS 40
+#define MS_PREFIX_LOW_MASK ((UINT64_C(1) << MS_PREFIX_SEAL_BITS) - 1)
+/* XORed into the low half of an aligned block's check (distinct from 0,
+ * MS_FREED_FLIP and MS_DEBUG_TWEAK, with or without the flip). */
+#define MS_ALIGNED_TWEAK UINT64_C(0x4b7e1d93)
 /* Room before an aligned block: the prefix word and the header. */
 #define MS_ALIGNED_OVERHEAD (sizeof(uint64_t) + sizeof(ms_block_header))
 /* XORed into a live check to mark the block freed. */
@@ -134,8 +141,16 @@ static inline uint64_t ms_block_check(const void* block, uint64_t size, uint64_t
  * multiple of the prefix, with bit 0 set), so it never matches the plain
  * check, keeps the tag, and a changed flag, size or prefix (offset or
  * alignment) does not match. */
-static inline uint64_t ms_aligned_check(const void* block, uint64_t word, uint64_t prefix, uint64_t base) {
-    return ms_block_check(block, word, base) ^ (((prefix * UINT64_C(0xd6e8feb86659fd93)) >> 32) | 1u);
+static inline uint64_t ms_aligned_check(const void* block, uint64_t word, uint64_t base) {
+    return ms_block_check(block, word, base) ^ MS_ALIGNED_TWEAK;
+}
+
+/* The prefix word of an aligned block: `low` (offset and shift) sealed with
+ * the block's address and the secret, so a damaged prefix is detected before
+ * it is used to find the backend's pointer. */
+static inline uint64_t ms_prefix_seal(const void* block, uint64_t low, uint64_t base) {
+    uint64_t seal = (((uint64_t)(uintptr_t)block ^ low) * UINT64_C(0xd6e8feb86659fd93)) ^ base;
+    return (low & MS_PREFIX_LOW_MASK) | (seal & ~MS_PREFIX_LOW_MASK); /* the product's top bits */
 }
 
 /* The check of a plain block as this strategy stamps it. */

@@ -5,6 +5,8 @@
 #include "default_strategy.h"
 
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -683,6 +685,45 @@ TEST(AllocateAligned, CountsTheRequestedSizeUpToTheLimitExactly) {
 
 // White-box: the layout in src/default_strategy_internal.h (prefix word at
 // block - 24, size word at block - 16, check word at block - 8).
+// A backend that puts each block at the very start of a page whose preceding
+// page is inaccessible: any read before the backend's block faults.
+void* GuardedAllocate(void* context, size_t size) {
+    (void)context;
+    size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    size_t span = page + (size + page - 1) / page * page;
+    void* map = mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (map == MAP_FAILED) return nullptr;
+    if (mprotect(map, page, PROT_NONE) != 0) return nullptr;
+    return static_cast<char*>(map) + page;
+}
+void GuardedFree(void* context, void* ptr) {
+    (void)context;
+    (void)ptr;  // pages are left mapped: the test allocates only a few
+}
+
+// Regression (found by fuzz/ops, seed-smash_size_top_bit): a plain block
+// whose size word gained the aligned flag made deallocate read the 8 bytes
+// before the backend's block.  The prefix is now read only after the
+// header's check proved the block aligned.
+TEST(AllocateAligned, PlainBlockWithTheAlignedFlagIsNotReadBefore) {
+    ErrorRecorder errors;
+    DefaultStrategyConfig config = mstest::ConfigWithRecorder(&errors);
+    config.backend_allocate = GuardedAllocate;
+    config.backend_free = GuardedFree;
+    Strategy s = Make(config);
+    ASSERT_NE(nullptr, s);
+    auto* p = static_cast<unsigned char*>(s->base.allocate(&s->base, 256));
+    ASSERT_NE(nullptr, p);
+    uint64_t* size_word = reinterpret_cast<uint64_t*>(p - 16);
+    *size_word ^= UINT64_C(1) << 63;
+    s->base.deallocate(&s->base, p);  // faulted here before the fix
+    EXPECT_EQ(STRATEGY_ERROR_CORRUPTED_BLOCK, LastInfo(errors).error);
+    EXPECT_EQ(256u, get_current_usage(s.get()));
+    *size_word ^= UINT64_C(1) << 63;
+    s->base.deallocate(&s->base, p);
+    EXPECT_EQ(0u, get_current_usage(s.get()));
+}
+
 TEST(AllocateAligned, CorruptedHeaderOrPrefixIsRefused) {
     ErrorRecorder errors;
     RecordingBackend backend;
