@@ -170,14 +170,25 @@ void* default_allocate(MemoryStrategy* base, size_t size);
 
 /* Frees a block allocated by this strategy (through any of its allocating
  * entries), from any thread.  NULL ptr is a no-op.  A pointer that is not a
- * live block of this strategy (never allocated by it, interior, already
- * freed, header overwritten) is refused with STRATEGY_ERROR_INVALID_POINTER:
- * nothing is freed and no statistic changes.  Refused with
- * STRATEGY_ERROR_ILLEGAL_STATE unless ACTIVE or DEGRADED.  Limits: a double
- * free is caught when the block's header was not reused in between; reading
+ * live block of this strategy is refused: nothing is freed, no statistic
+ * changes, the block is not written, and the error is one of
+ *   - STRATEGY_ERROR_DOUBLE_FREE: a block of this strategy already freed,
+ *     whose header is intact (always, for a block still in the quarantine);
+ *   - STRATEGY_ERROR_WRONG_STRATEGY: a live block of another live strategy;
+ *   - STRATEGY_ERROR_CORRUPTED_BLOCK: this strategy's block whose size or
+ *     check word was overwritten (the tag intact), or whose canary is damaged
+ *     (check_overflow);
+ *   - STRATEGY_ERROR_INVALID_POINTER: anything else: not 16-aligned (nothing
+ *     is read), never a block (stack, static, plain malloc, interior), a
+ *     header overwritten with its tag, or a freed block whose header the
+ *     backend reused (glibc's tcache writes the first 16 bytes of a freed
+ *     chunk).
+ * With abort_on_misuse the process then aborts.  Refused with
+ * STRATEGY_ERROR_ILLEGAL_STATE unless ACTIVE or DEGRADED.  Limits: reading
  * the header of a foreign pointer reads the 16 bytes before it (24 when those
  * look like an aligned block's; ASan builds check the bytes are addressable
- * first). */
+ * first); a double free after the memory was handed out again as a new block
+ * of this strategy frees that block. */
 void default_deallocate(MemoryStrategy* base, void* ptr);
 
 /* Allocates count * size bytes, all zero, aligned to 16.  Fails as
@@ -199,9 +210,9 @@ void* default_allocate_zeroed(MemoryStrategy* base, size_t count, size_t size);
  *   - size 0 (or above STRATEGY_MAX_ALLOCATION): refused with
  *     STRATEGY_ERROR_INVALID_SIZE, as default_allocate refuses it; the block
  *     is NOT freed (use deallocate for that).
- *   - ptr not a live block of this strategy: refused with
- *     STRATEGY_ERROR_INVALID_POINTER, by the same checks as
- *     default_deallocate.
+ *   - ptr not a live block of this strategy: refused with the error
+ *     default_deallocate would report (DOUBLE_FREE, WRONG_STRATEGY,
+ *     CORRUPTED_BLOCK or INVALID_POINTER; abort_on_misuse applies).
  *   - refused with STRATEGY_ERROR_ILLEGAL_STATE unless ACTIVE (a DEGRADED
  *     strategy frees but does not allocate).
  *   - the backend fails: STRATEGY_ERROR_OUT_OF_MEMORY (or LIMIT_EXCEEDED from
@@ -312,7 +323,9 @@ StrategyError get_last_error(const DefaultStrategy* strategy);
 /* The handler used when none is configured: one line on stderr per error,
  * "memstrategy: error: <name> (pointer 0x..., size N)", at most 16 lines per
  * strategy, then one line saying further errors are only counted.  A leak
- * report is always printed, as the line documented at destroy. */
+ * report is always printed, as the line documented at destroy, followed for
+ * a strategy with track_allocations by the leaked blocks by site
+ * (leak_report.h). */
 void strategy_default_error_handler(const StrategyErrorInfo* info, void* user_data);
 
 #ifdef __cplusplus

@@ -17,6 +17,8 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -301,6 +303,50 @@ TEST(Quarantine, WorksUnderAParent) {
     child.reset();
     EXPECT_EQ(0u, get_live_blocks(parent.get()));
     EXPECT_EQ(0u, TotalErrors(parent.get()));
+}
+
+// Threads freeing into one quarantine (an exchange per slot) and reading
+// the debug path: every block goes back to the backend exactly once.
+TEST(Quarantine, ThreadsShareIt) {
+#if defined(__SANITIZE_THREAD__)
+    constexpr int kEach = 300;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+    constexpr int kEach = 300;
+#else
+    constexpr int kEach = 3000;
+#endif
+#else
+    constexpr int kEach = 3000;
+#endif
+    constexpr int kThreads = 4;
+    RecordingBackend backend;
+    DefaultStrategyConfig config = backend.Config();
+    config.quarantine = 16;
+    config.check_overflow = true;
+    config.track_allocations = true;
+    Strategy s(create_default_strategy_with(&config));
+    ASSERT_NE(nullptr, s);
+    mstest::Barrier start(kThreads);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; t++) {
+        threads.emplace_back([&, t] {
+            start.Wait();
+            for (int i = 0; i < kEach; i++) {
+                void* p = i % 3 == 0 ? default_allocate_aligned(&s->base, 64, 24) : default_allocate(&s->base, 8 + t);
+                ASSERT_NE(nullptr, p);
+                default_deallocate(&s->base, p);
+            }
+        });
+    }
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(0u, get_current_usage(s.get()));
+    EXPECT_EQ(uint64_t{kThreads} * kEach, get_deallocation_count(s.get()));
+    EXPECT_EQ(0u, TotalErrors(s.get()));
+    EXPECT_EQ(16u, backend.live_count());  // the quarantine's
+    s.reset();
+    EXPECT_EQ(0u, backend.live_count());
+    EXPECT_EQ(0u, backend.bad_frees());
 }
 
 TEST(MisuseNames, EveryKindHasAName) {
