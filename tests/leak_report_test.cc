@@ -48,10 +48,15 @@ DefaultStrategyConfig TrackingConfig(RecordingBackend* backend) {
     return config;
 }
 
-// Two blocks from one site (file:line of the macro in this function).  Not
-// inlined: an optimising build would otherwise give each call its own return
-// address, i.e. its own site.
-__attribute__((noinline)) void* AllocateHere(DefaultStrategy* s, size_t size, int* line) {
+// Two blocks from one site (file:line of the macro in this function).  Neither
+// inlined nor cloned: an optimising build would otherwise give each call its
+// own return address, i.e. its own site.
+#if defined(__clang__)
+#define MS_ONE_COPY __attribute__((noinline))
+#else
+#define MS_ONE_COPY __attribute__((noipa))
+#endif
+MS_ONE_COPY void* AllocateHere(DefaultStrategy* s, size_t size, int* line) {
     *line = __LINE__ + 1;
     return STRATEGY_ALLOCATE(&s->base, size);
 }
