@@ -151,15 +151,17 @@ static leak_entry* collect(ms_tracking* t, size_t* count, bool* failed) {
     return entries;
 }
 
+/* Sites with file:line (STRATEGY_ALLOCATE) are one site per file:line,
+ * whatever the return address (an inlined wrapper has several); the others
+ * one per return address. */
 static int compare_sites(const ms_site* a, const ms_site* b) {
-    if (a->pc != b->pc) return (uintptr_t)a->pc < (uintptr_t)b->pc ? -1 : 1;
-    if (a->line != b->line) return a->line < b->line ? -1 : 1;
-    if (a->file != b->file) {
-        if (a->file == NULL || b->file == NULL) return a->file == NULL ? -1 : 1;
-        int c = strcmp(a->file, b->file);
-        if (c != 0) return c;
+    if ((a->file == NULL) != (b->file == NULL)) return a->file == NULL ? -1 : 1;
+    if (a->file == NULL) {
+        if (a->pc != b->pc) return (uintptr_t)a->pc < (uintptr_t)b->pc ? -1 : 1;
+        return 0;
     }
-    return 0;
+    if (a->line != b->line) return a->line < b->line ? -1 : 1;
+    return a->file == b->file ? 0 : strcmp(a->file, b->file);
 }
 
 static int by_site(const void* x, const void* y) {
