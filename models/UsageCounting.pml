@@ -53,7 +53,8 @@ typedef Slot {
     byte alloc_ops;
     byte free_ops;
     short local_peak;
-    short reserved
+    short reserved;
+    byte epoch           /* the peak_epoch local_peak belongs to */
 };
 
 Slot slot[NSLOTS + 1];   /* slot[OVERFLOW] is MemStats.overflow */
@@ -61,6 +62,8 @@ short reserved_total = 0;
 short reserved_peak = 0;
 bool overflow_used = false;
 bool claimed[NSLOTS];    /* g_claimed bits */
+byte peak_epoch = 0;     /* MemStats.peak_epoch (RESET) */
+byte stats_id = 1;       /* MemStats.id, never 0: the slot cache's key (RESET) */
 
 /* Live blocks by size, handed between threads (any thread may free one). */
 byte live[MAXSIZE + 1];
@@ -73,8 +76,12 @@ hidden byte cover;
 short g_alloc = 0;       /* bytes allocated by linearised operations */
 short g_freed = 0;
 short g_cur = 0;         /* g_alloc - g_freed */
-short g_hw = 0;          /* high-water mark of g_cur */
-short g_hw_quiet = 0;    /* g_hw at the last moment nothing was in flight */
+short g_hw = 0;          /* high-water mark of g_cur since the reset began
+                          * (since the start without a reset) */
+short g_hwlo = 0;        /* high-water mark of g_cur since the reset ended
+                          * (equal to g_hw without a reset) */
+short g_hw_quiet = 0;    /* g_hwlo at the last moment nothing was in flight */
+bool resetting = false;  /* ms_stats_reset_peak is running */
 short g_live_blocks = 0;
 byte inflight = 0;       /* calls between entry and return */
 bool reading = false;    /* a fold is running */
@@ -103,7 +110,7 @@ byte done_readers = 0;
 #define STATE_INV ( \
     LIMIT_OK && \
     reserved_total >= g_cur && \
-    reserved_peak >= g_hw_quiet && \
+    (resetting || reserved_peak >= g_hw_quiet) && \
     (inflight != 0 || \
      (reserved_total == SUM_RESERVED && SLACK_OK(0) && SLACK_OK(1) && \
       g_cur == NET(0) + NET(1) + NET(OVERFLOW))))
@@ -121,6 +128,10 @@ inline ghost_linearise(amount, blocks) {
     g_live_blocks = g_live_blocks + blocks;
     if
     :: g_cur > g_hw -> g_hw = g_cur
+    :: else -> skip
+    fi;
+    if
+    :: g_cur > g_hwlo -> g_hwlo = g_cur
     :: else -> skip
     fi
 }
@@ -229,18 +240,78 @@ inline end_call() {
     fi;
     inflight--;
     if
-    :: inflight == 0 -> g_hw_quiet = g_hw
+    :: inflight == 0 -> g_hw_quiet = g_hwlo
     :: else -> skip
     fi;
     size = 0; alloc = 0; freed = 0; net = 0; want = 0; total = 0;
-    lin = false; res = false; refused = false
+    lin = false; res = false; refused = false; fast = false
 }
+
+#ifdef RESET
+/* The per-thread slot cache (ms_tl_slot_cache[0], keyed by the statistics'
+ * id) and the all-or-nothing fast paths ms_stats_try_alloc /
+ * ms_stats_try_free.  One step: the load of stats->id (the only shared
+ * access) with the owner-only loads.  A fast path records the operation
+ * without checking the peak epoch: it is linearised here, at its id load,
+ * which precedes the id store of any reset whose old id it read (so it
+ * linearises before that reset; action FastPath).  Otherwise the full path
+ * (ms_stats_on_alloc / ms_stats_on_free) runs: on a cache miss
+ * ms_stats_slot_slow loads the id again (acquire) and caches it; the two
+ * loads are merged (the first only decides the branch, and after a miss
+ * the second one's value is all that is used). */
+#ifdef RESET_NO_REKEY
+#define CACHE_FILL cid = 1
+#else
+#define CACHE_FILL cid = stats_id
+#endif
+inline cache_lookup(ok_fast) {
+    if
+    :: cid == stats_id && (ok_fast) -> fast = true
+    :: cid == stats_id && !(ok_fast) -> skip    /* cache hit, full path */
+    :: cid != stats_id ->
+        if
+        :: cid != 0 -> cover_cache_miss_after_reset: cover = 1
+        :: else -> skip
+        fi;
+        CACHE_FILL
+    fi
+}
+
+/* ms_stats_check_epoch(stats, slot, before): a relaxed load of peak_epoch;
+ * if the slot's epoch is behind, ms_stats_restart_local_peak stores
+ * local_peak = before, then the slot's epoch (two owner stores a reader
+ * loads: two steps).  A full-path free is linearised at the epoch load
+ * (action CheckEpoch): one that reads the old epoch leaves its slot behind,
+ * and a fold then counts the slot's net after the free, so the free must
+ * precede the reset; linearising a free early only lowers the true usage
+ * sooner, which every other invariant allows. */
+inline check_epoch(before, is_free) {
+    atomic {
+        e = peak_epoch;
+        restart = (slot[idx].epoch != e);
+        if
+        :: is_free && !lin -> lin = true; ghost_linearise(-size, -1)
+        :: else -> skip
+        fi
+    }
+    if
+    :: restart ->
+        atomic { slot[idx].local_peak = before; cover_restart: cover = 1 }
+        atomic { slot[idx].epoch = e; restart = false; e = 0 }
+    :: else -> e = 0
+    fi
+}
+#endif
 
 proctype Thread(byte id) {
     byte idx = NO_INDEX, n = 0, size;
     byte nops = (id == 1 -> NOPS_FIRST : NOPS);
     short alloc, freed, net, want, total;
-    bool lin, res, refused;
+    bool lin, res, refused, fast;
+#ifdef RESET
+    byte cid = 0, e;     /* cid: ms_tl_slot_cache[0].owner_id (0: empty) */
+    bool restart;
+#endif
 
     do
     :: n < nops ->
@@ -248,8 +319,32 @@ proctype Thread(byte id) {
         atomic {
             begin_call();
             PICK_SIZE;
+#ifdef RESET
             if
             :: idx < NSLOTS ->
+                /* ms_stats_try_alloc: fast when cached and reserved */
+                net = slot[idx].alloc_bytes + size - slot[idx].freed_bytes;
+                cache_lookup(net <= slot[idx].reserved);
+                if
+                :: fast -> lin = true; ghost_linearise(size, 1); cover_fast_alloc: cover = 1
+                :: else -> skip
+                fi;
+                net = 0
+            :: else -> skip
+            fi
+        }
+        if
+        :: idx < NSLOTS && !fast ->
+            check_epoch(slot[idx].alloc_bytes - slot[idx].freed_bytes, false)
+        :: else -> skip
+        fi;
+        atomic {
+#endif
+            if
+            :: idx < NSLOTS && fast ->
+                alloc = slot[idx].alloc_bytes + size;
+                net = alloc - slot[idx].freed_bytes
+            :: idx < NSLOTS && !fast ->
                 /* ms_stats_on_alloc (or ms_stats_try_alloc, the same steps
                  * when no reservation is needed): owner-only loads */
                 alloc = slot[idx].alloc_bytes + size;
@@ -366,8 +461,32 @@ proctype Thread(byte id) {
         atomic {
             TAKE_BLOCK;
             begin_call();
+#ifdef RESET
             if
             :: idx < NSLOTS ->
+                /* ms_stats_try_free: fast when cached and the slack stays
+                 * within 2*BATCH */
+                net = slot[idx].alloc_bytes - slot[idx].freed_bytes - size;
+                cache_lookup(slot[idx].reserved - net <= 2 * BATCH);
+                if
+                :: fast -> lin = true; ghost_linearise(-size, -1); cover_fast_free: cover = 1
+                :: else -> skip
+                fi;
+                net = 0
+            :: else -> skip
+            fi
+        }
+        if
+        :: idx < NSLOTS && !fast ->
+            check_epoch(slot[idx].alloc_bytes - slot[idx].freed_bytes, true)
+        :: else -> skip
+        fi;
+        atomic {
+#endif
+            if
+            :: idx < NSLOTS && fast ->
+                freed = slot[idx].freed_bytes + size
+            :: idx < NSLOTS && !fast ->
                 /* ms_stats_on_free: owner-only loads */
                 freed = slot[idx].freed_bytes + size;
                 net = slot[idx].alloc_bytes - freed;
@@ -386,8 +505,10 @@ proctype Thread(byte id) {
                      * is the linearisation point */
                     want = net + BATCH;
                     reserved_total = reserved_total - (slot[idx].reserved - want);
-                    lin = true;
-                    ghost_linearise(-size, -1);
+                    if
+                    :: !lin -> lin = true; ghost_linearise(-size, -1)
+                    :: else -> skip
+                    fi;
                     cover_unreserve: cover = 1
                 :: else -> skip
                 fi
@@ -445,9 +566,53 @@ proctype Thread(byte id) {
 #define FOLD_FREES(i) \
     atomic { cur = cur - slot[i].freed_bytes }; \
     atomic { blocks = blocks - slot[i].free_ops }
-#define FOLD_ALLOCS(i) \
-    atomic { ops = slot[i].alloc_ops }; \
-    atomic { cur = cur + slot[i].alloc_bytes; blocks = blocks + ops }; \
+#ifdef RESET
+/* Pass 2 with peak epochs: a slot whose epoch is the one loaded at the start
+ * of pass 2 contributes its local_peak, any other its net usage, alloc_bytes
+ * as loaded in this pass minus freed_bytes loaded again now (action
+ * FoldLoad). */
+#ifdef STALE_FREED_FIRST
+/* The fix of the stale-slot race (see README.md): pass 2 loads the slot's
+ * freed_bytes before its alloc_bytes and uses that value. */
+#define STALE_NET(i) \
+    atomic { \
+        local_peaks = local_peaks + a - f; \
+        stalenz = stalenz || a != f; \
+        stale = false; sawstale = true; f = 0 \
+    }
+#define PASS2_FREED(i) atomic { f = slot[i].freed_bytes };
+#else
+/* As ms_stats_fold: freed_bytes loaded again after the epoch. */
+#define STALE_NET(i) \
+    atomic { \
+        f = slot[i].freed_bytes; \
+        local_peaks = local_peaks + a - f; \
+        stalenz = stalenz || a != f; \
+        stale = false; sawstale = true; f = 0 \
+    }
+#define PASS2_FREED(i)
+#endif
+#define FOLD_LOCAL_PEAK(i) \
+    atomic { stale = (slot[i].epoch != e) }; \
+    if \
+    :: stale -> STALE_NET(i) \
+    :: else -> atomic { local_peaks = local_peaks + slot[i].local_peak } \
+    fi; \
+    atomic { \
+        a = 0; \
+        if \
+        :: ops != 0 -> touched++; ops = 0 \
+        :: else -> skip \
+        fi \
+    }; \
+
+#define FOLD_EPOCH atomic { e = peak_epoch }
+#define FOLD_ALLOC_BYTES(i) \
+    atomic { a = slot[i].alloc_bytes; cur = cur + a; blocks = blocks + ops }
+#else
+#define FOLD_ALLOC_BYTES(i) \
+    atomic { cur = cur + slot[i].alloc_bytes; blocks = blocks + ops }
+#define FOLD_LOCAL_PEAK(i) \
     atomic { \
         local_peaks = local_peaks + slot[i].local_peak; \
         if \
@@ -455,6 +620,17 @@ proctype Thread(byte id) {
         :: else -> skip \
         fi \
     }; \
+
+#define FOLD_EPOCH skip
+#endif
+#ifndef RESET
+#define PASS2_FREED(i)
+#endif
+#define FOLD_ALLOCS(i) \
+    PASS2_FREED(i) \
+    atomic { ops = slot[i].alloc_ops }; \
+    FOLD_ALLOC_BYTES(i); \
+    FOLD_LOCAL_PEAK(i) \
     if \
     :: ops == 0 -> atomic { if :: slot[i].free_ops != 0 -> touched++ :: else -> skip fi } \
     :: else -> skip \
@@ -487,6 +663,7 @@ inline fold() {
 #ifndef ALLOCS_FIRST
     FOLD_FREES(0); FOLD_FREES(1); FOLD_FREES_OVERFLOW;
 #endif
+    FOLD_EPOCH;
     FOLD_ALLOCS(0); FOLD_ALLOCS(1); FOLD_ALLOCS_OVERFLOW;
 #ifdef ALLOCS_FIRST
     FOLD_FREES(0); FOLD_FREES(1); FOLD_FREES_OVERFLOW;
@@ -502,6 +679,11 @@ inline fold() {
         fi;
         if
         :: cur < cap -> cap = (cur > 0 -> cur : 0)
+        :: cur > cap -> cover_cap_lowers: cover = 1   /* a concurrent read capped */
+        :: else -> skip
+        fi;
+        if
+        :: stalenz -> cover_stale_slot_in_fold: cover = 1  /* a stale slot's non-zero net */
         :: else -> skip
         fi;
         if
@@ -509,7 +691,7 @@ inline fold() {
         :: else -> skip
         fi;
         if
-        :: !ov && local_peaks < peak -> peak = local_peaks
+        :: !ov && local_peaks < peak -> peak = (local_peaks > 0 -> local_peaks : 0)
         :: else -> skip
         fi;
         if
@@ -522,14 +704,21 @@ inline fold() {
         assert(cap <= LIMIT);                /* LimitInv: reported usage */
 #endif
         assert(blocks >= 0);                 /* LiveBlocksNonNegativeInv */
+#if defined(RESET) && !defined(STALE_FREED_FIRST) && !defined(CHECK_STALE_RACE)
+        /* PeakSettledInv does not hold for a concurrent fold that counted a
+         * stale slot (README.md, "Stale-slot race"); CHECK_STALE_RACE
+         * asserts it anyway and spin finds the counterexample. */
+        assert(sawstale || peak >= hwq);
+#else
         assert(peak >= hwq);                 /* PeakSettledInv */
+#endif
         quiet = q && !disturbed && inflight == 0;
         reading = false;
         if
         :: quiet ->
             assert(cur == g_cur && cap == g_cur);         /* CurrentExactInv */
             assert(blocks == g_live_blocks);
-            assert(peak >= g_hw);                         /* PeakLowerBoundInv */
+            assert(peak >= g_hwlo);                       /* PeakLowerBoundInv */
             assert(peak - g_hw <= bound);                 /* OverreportBoundInv */
             if
             :: peak > g_hw -> cover_overreport: cover = 1     /* the bound is not vacuous */
@@ -537,14 +726,21 @@ inline fold() {
             fi;
             if
             :: !ov && touched == 1 && g_hw > 0 ->
-                assert(peak == g_hw);                     /* SingleSlotExactInv */
-                cover_single_exact: cover = 1
+                /* SingleSlotExactInv: exact; after a reset, the high-water
+                 * mark since some point of the reset's own interval */
+                assert(g_hwlo <= peak && peak <= g_hw);
+                cover_single_exact: cover = 1;
+                if
+                :: peak_epoch != 0 -> cover_single_exact_after_reset: cover = 1
+                :: else -> skip
+                fi
             :: else -> skip
             fi
         :: else -> cover_concurrent_fold: cover = 1
         fi;
         cur = 0; blocks = 0; local_peaks = 0; touched = 0; cap = 0;
-        peak = 0; bound = 0; hwq = 0; q = false; ov = false
+        peak = 0; bound = 0; hwq = 0; q = false; ov = false; e = 0;
+        sawstale = false; stalenz = false
     }
 }
 
@@ -588,15 +784,44 @@ inline validate() {
 }
 
 #define READER_LOCALS \
-    byte ops, touched; \
-    short cur, cap, blocks, local_peaks, peak, bound, hwq, bytes; \
-    bool q, quiet, ov, ok
+    byte ops, touched, e; \
+    short cur, cap, blocks, local_peaks, peak, bound, hwq, bytes, a, f, rt; \
+    bool q, quiet, ov, ok, stale, sawstale, stalenz
+
+#ifdef RESET
+/* ms_stats_reset_peak (actions ResetLoad, ResetBump, ResetRekey,
+ * ResetStore, ResetMax): load reserved_total, bump peak_epoch, store a
+ * fresh id (release), store reserved_peak = the total loaded first, then
+ * raise it to the total loaded again (ms_max_relaxed_i64, one step).  The
+ * reset takes effect at some point of its interval: g_hw restarts at its
+ * first step (the upper end of what a fold may report), g_hwlo at its last
+ * (the lower end).  With RESET_NO_REKEY (a mutant) the id is not replaced. */
+inline reset_peak() {
+    atomic { resetting = true; g_hw = g_cur; rt = reserved_total }
+    atomic { peak_epoch = peak_epoch + 1; cover_reset: cover = 1 }
+#ifndef RESET_NO_REKEY
+    atomic { stats_id = stats_id + 1 }
+#endif
+    atomic { reserved_peak = rt; rt = 0 }
+    atomic {
+        max_relaxed(reserved_total);
+        g_hwlo = g_cur;
+        g_hw_quiet = (inflight == 0 -> g_cur : 0);   /* settled since the reset */
+        resetting = false
+    }
+}
+#endif
 
 /* A concurrent reader: get_usage_snapshot (the default) or, with
  * READER_VALIDATE, default_validate's statistics check. */
 proctype Reader() {
     READER_LOCALS;
-#ifdef READER_VALIDATE
+#ifdef RESET
+    reset_peak();
+#endif
+#if defined(RESET_ONLY)
+    skip
+#elif defined(READER_VALIDATE)
     validate();
 #else
     fold();
