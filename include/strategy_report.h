@@ -55,7 +55,7 @@ bool print_strategy_report(const DefaultStrategy* strategy, FILE* out);
  *      "peak_overreport_bound_bytes":0,"total_allocated_bytes":10240,
  *      "total_freed_bytes":8704,"allocations":12,"deallocations":9,
  *      "live_blocks":3,"memory_limit_bytes":65536,"last_error":"limit_exceeded",
- *      "errors":{"invalid_size":0,...,"limit_exceeded":2}}
+ *      "errors":{"invalid_size":0,...,"limit_exceeded":2,...,"corrupted_block":0}}
  *
  * memory_limit_bytes is 0 without a limit; status is strategy_status_name's
  * text; every number is an unsigned integer; the name is escaped as JSON
