@@ -20,14 +20,7 @@
 // STRATEGY_MAX_ALLOCATION through the real malloc must come back as NULL
 // (OUT_OF_MEMORY).  The sanitizers' allocators abort on such a request
 // unless told to return NULL as malloc is specified to do.
-#if defined(MS_TEST_ASAN)
-extern "C" const char* __asan_default_options();
-extern "C" const char* __asan_default_options() { return "allocator_may_return_null=1"; }
-#endif
-#if defined(MS_TEST_TSAN)
-extern "C" const char* __tsan_default_options();
-extern "C" const char* __tsan_default_options() { return "allocator_may_return_null=1"; }
-#endif
+MSTEST_ALLOCATOR_MAY_RETURN_NULL()
 
 namespace {
 

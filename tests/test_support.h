@@ -245,4 +245,19 @@ inline DefaultStrategyConfig ConfigWithRecorder(ErrorRecorder* recorder) {
 
 }  // namespace mstest
 
+// Placed once in a test file (outside any namespace): the sanitizers'
+// allocators abort on an impossible request unless told to return NULL as
+// malloc is specified to do; tests of the size limit need NULL.
+#if defined(MS_TEST_ASAN)
+#define MSTEST_ALLOCATOR_MAY_RETURN_NULL()                                                  \
+    extern "C" const char* __asan_default_options();                                        \
+    extern "C" const char* __asan_default_options() { return "allocator_may_return_null=1"; }
+#elif defined(MS_TEST_TSAN)
+#define MSTEST_ALLOCATOR_MAY_RETURN_NULL()                                                  \
+    extern "C" const char* __tsan_default_options();                                        \
+    extern "C" const char* __tsan_default_options() { return "allocator_may_return_null=1"; }
+#else
+#define MSTEST_ALLOCATOR_MAY_RETURN_NULL()
+#endif
+
 #endif  // MEMSTRATEGY_TESTS_TEST_SUPPORT_H_
