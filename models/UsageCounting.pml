@@ -25,11 +25,30 @@
  * one, else at its release store of alloc_bytes / freed_bytes.  The ghost
  * variables g_* record the true usage in that order.
  *
+ * With RESET, the peak reset (ms_stats_reset_peak, src/memstats.c), the
+ * peak epochs (ms_stats_check_epoch, ms_stats_restart_local_peak), the
+ * per-thread slot cache (ms_tl_slot_cache, keyed by stats->id) and the fast
+ * paths ms_stats_try_alloc / ms_stats_try_free are modelled: the reader
+ * resets the peak once, then folds (or with RESET_ONLY does nothing more;
+ * with RESET_PROC a separate process resets, concurrently with the reader).
+ * Without RESET these add nothing: the id never changes, so a fast path is
+ * the full path without a reservation, which the model already has.  A
+ * fast path is linearised at its load of the id, a full-path free at its
+ * load of peak_epoch (see check_epoch).
+ *
  * Build variants (spin -D...), each of which spin must refute:
  *   LOST_UPDATE       reserve by load + store instead of one fetch_add
  *   STORE_FIRST       publish alloc_bytes before reserving
  *   NO_UNRESERVE      never give back reserve on free
  *   ALLOCS_FIRST      fold allocations before frees
+ *   RESET_NO_REKEY    (with RESET) a reset that keeps the id, so threads
+ *                     with a cached slot skip the epoch restart
+ * and checks of a known defect (README.md, "Stale-slot race"):
+ *   CHECK_STALE_RACE  (with RESET) assert PeakSettledInv for a concurrent
+ *                     fold that counted a stale slot: spin refutes it
+ *   STALE_FREED_FIRST (with RESET) the proposed fix: pass 2 loads a slot's
+ *                     freed_bytes before its alloc_bytes and uses that
+ *                     value for a stale slot; PeakSettledInv then holds
  */
 
 #ifndef NTHREADS
@@ -814,9 +833,18 @@ inline reset_peak() {
 
 /* A concurrent reader: get_usage_snapshot (the default) or, with
  * READER_VALIDATE, default_validate's statistics check. */
+#ifdef RESET_PROC
+/* A reset of its own, concurrent with the reader. */
+proctype Resetter() {
+    short rt;
+    reset_peak();
+    done_readers++
+}
+#endif
+
 proctype Reader() {
     READER_LOCALS;
-#ifdef RESET
+#if defined(RESET) && !defined(RESET_PROC)
     reset_peak();
 #endif
 #if defined(RESET_ONLY)
@@ -840,7 +868,12 @@ init {
         done_readers = 1
 #endif
     }
+#ifdef RESET_PROC
+    run Resetter();
+    done_threads == NTHREADS && done_readers == 2;  /* the owner joins */
+#else
     done_threads == NTHREADS && done_readers == 1;  /* the owner joins */
+#endif
     fold();
     assert(quiet);
     validate()
