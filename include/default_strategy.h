@@ -127,6 +127,11 @@ typedef struct DefaultStrategyConfig {
      * after the summary line; print_leak_report and print_leak_report_json
      * (leak_report.h) show the live blocks at any time. */
     bool track_allocations;
+    /* size_histogram: count allocations by power-of-two size class (see
+     * StrategyStats.size_classes), in per-thread counters.  Moves every
+     * operation of this strategy off the tuned hot path (the full path counts
+     * the class), so it costs nothing when off. */
+    bool size_histogram;
 } DefaultStrategyConfig;
 
 /* Creates a strategy over malloc/free with the default error handler.
@@ -289,9 +294,11 @@ uint64_t get_live_blocks(const DefaultStrategy* strategy);
 /* Every statistic at once (one fold).  False for NULL arguments. */
 bool get_usage_snapshot(const DefaultStrategy* strategy, MemStatsSnapshot* out);
 
-/* Everything a report shows, read at once by default_strategy_snapshot.
- * (A histogram of allocation sizes is not kept: it would need a per-thread
- * array in the statistics, which they do not have.) */
+/* Size classes of the histogram: class k counts successful allocations of
+ * 2^k to 2^(k+1)-1 bytes (class 0: 1 byte, class 4: 16-31, ...). */
+#define STRATEGY_SIZE_CLASSES 64
+
+/* Everything a report shows, read at once by default_strategy_snapshot. */
 typedef struct StrategyStats {
     MemStatsSnapshot usage;                 /* the figures of get_usage_snapshot */
     uint64_t memory_limit;                  /* 0: unlimited */
@@ -299,6 +306,8 @@ typedef struct StrategyStats {
                                             /* [STRATEGY_OK] and [STRATEGY_ERROR_LEAK] are 0 */
     StrategyError last_error;               /* as get_last_error */
     StrategyStatus status;                  /* as default_get_status */
+    bool size_histogram;                    /* config.size_histogram; if false, size_classes are 0 */
+    uint64_t size_classes[STRATEGY_SIZE_CLASSES]; /* allocations by size class (see above) */
 } StrategyStats;
 
 /* Fills *out with every figure, error count, the limit, the last error and

@@ -298,6 +298,7 @@ DefaultStrategy* create_default_strategy_with(const DefaultStrategyConfig* confi
     }
     ms_state_tracker_init(&s->tracker);
     ms_stats_init(&s->stats, config->memory_limit);
+    s->stats.size_histogram = config->size_histogram;
     s->pub.base.allocate = default_allocate;
     s->pub.base.deallocate = default_deallocate;
     s->pub.base.get_status = default_get_status;
@@ -430,6 +431,8 @@ bool default_strategy_snapshot(const DefaultStrategy* strategy, StrategyStats* o
     /* Relaxed: a value read on its own (as get_last_error). */
     out->last_error = (StrategyError)ms_load_relaxed(&s->last_error);
     out->status = state_tracker_status(&s->tracker);
+    out->size_histogram = s->stats.size_histogram;
+    if (out->size_histogram) ms_stats_fold_size_classes(&s->stats, out->size_classes);
     return true;
 }
 

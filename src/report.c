@@ -65,6 +65,17 @@ bool print_strategy_report(const DefaultStrategy* strategy, FILE* out) {
         }
         fprintf(out, "); last: %s\n", strategy_error_name(st.last_error));
     }
+    if (st.size_histogram) {
+        fprintf(out, "  %-18s", "sizes (bytes)");
+        const char* separator = "";
+        for (unsigned k = 0; k < STRATEGY_SIZE_CLASSES; k++) {
+            if (st.size_classes[k] == 0) continue;
+            fprintf(out, "%s%" PRIu64 "-%" PRIu64 ": %" PRIu64, separator, UINT64_C(1) << k,
+                    (UINT64_C(1) << k) + ((UINT64_C(1) << k) - 1), st.size_classes[k]);
+            separator = ", ";
+        }
+        fprintf(out, "%s\n", separator[0] == '\0' ? "none" : "");
+    }
     return finish(out);
 }
 
@@ -110,7 +121,15 @@ bool print_strategy_json(const DefaultStrategy* strategy, FILE* out) {
         fprintf(out, "\":%" PRIu64, st.errors[kind]);
         separator = ",";
     }
-    fputs("}}\n", out);
+    fputc('}', out);
+    if (st.size_histogram) {
+        fputs(",\"size_classes\":[", out);
+        for (unsigned k = 0; k < STRATEGY_SIZE_CLASSES; k++) {
+            fprintf(out, "%s%" PRIu64, k == 0 ? "" : ",", st.size_classes[k]);
+        }
+        fputc(']', out);
+    }
+    fputs("}\n", out);
     return finish(out);
 }
 
@@ -195,6 +214,34 @@ bool print_strategies_prometheus(const DefaultStrategy* const* strategies, size_
             fputs(",kind=\"", out);
             put_identifier(strategy_error_name((StrategyError)kind), out);
             fprintf(out, "\"} %" PRIu64 "\n", stats[i].errors[kind]);
+        }
+    }
+    bool any_histogram = false;
+    for (size_t i = 0; i < count; i++) any_histogram = any_histogram || stats[i].size_histogram;
+    if (any_histogram) {
+        put_family_header("memstrategy_allocation_size_bytes", "histogram",
+                          "Successful allocations by requested size (power-of-two buckets).", out);
+        for (size_t i = 0; i < count; i++) {
+            if (!stats[i].size_histogram) continue;
+            uint64_t cumulative = 0;
+            for (unsigned k = 0; k < STRATEGY_SIZE_CLASSES; k++) {
+                cumulative += stats[i].size_classes[k];
+                if (stats[i].size_classes[k] == 0 && k + 1 < STRATEGY_SIZE_CLASSES) continue;
+                fputs("memstrategy_allocation_size_bytes_bucket{name=", out);
+                put_label_value(get_strategy_name(strategies[i]), out);
+                /* Class k holds sizes up to 2^(k+1)-1. */
+                fprintf(out, ",le=\"%" PRIu64 "\"} %" PRIu64 "\n",
+                        (UINT64_C(1) << k) + ((UINT64_C(1) << k) - 1), cumulative);
+            }
+            fputs("memstrategy_allocation_size_bytes_bucket{name=", out);
+            put_label_value(get_strategy_name(strategies[i]), out);
+            fprintf(out, ",le=\"+Inf\"} %" PRIu64 "\n", cumulative);
+            fputs("memstrategy_allocation_size_bytes_sum{name=", out);
+            put_label_value(get_strategy_name(strategies[i]), out);
+            fprintf(out, "} %" PRIu64 "\n", stats[i].usage.total_allocated_bytes);
+            fputs("memstrategy_allocation_size_bytes_count{name=", out);
+            put_label_value(get_strategy_name(strategies[i]), out);
+            fprintf(out, "} %" PRIu64 "\n", cumulative);
         }
     }
     free(stats);

@@ -778,4 +778,109 @@ TEST(ReportConcurrency, PrintingWhileThreadsOperate) {
     EXPECT_EQ("0", v.Find("current_bytes")->text);
 }
 
+// ---- the size histogram (config.size_histogram) --------------------------------------------
+
+Strategy MakeHistogram() {
+    DefaultStrategyConfig config;
+    std::memset(&config, 0, sizeof config);
+    config.size_histogram = true;
+    config.name = "sized";
+    return Strategy(create_default_strategy_with(&config));
+}
+
+TEST(SizeHistogram, CountsEachAllocationInItsPowerOfTwoClass) {
+    Strategy s = MakeHistogram();
+    ASSERT_NE(nullptr, s);
+    MemoryStrategy* b = &s->base;
+    const size_t sizes[] = {1, 16, 31, 32, 1000, 1023, 1024, 65536};
+    std::vector<void*> blocks;
+    for (size_t size : sizes) blocks.push_back(b->allocate(b, size));
+    void* grown = default_reallocate(b, b->allocate(b, 8), 100);  // 8 (class 3), then 100 (class 6)
+    ASSERT_NE(nullptr, grown);
+    blocks.push_back(grown);
+    EXPECT_EQ(nullptr, b->allocate(b, 0));  // refused: not counted
+    StrategyStats st = Stats(s.get());
+    ASSERT_TRUE(st.size_histogram);
+    uint64_t expected[STRATEGY_SIZE_CLASSES] = {0};
+    expected[0] = 1;   // 1
+    expected[3] = 1;   // 8
+    expected[4] = 2;   // 16, 31
+    expected[5] = 1;   // 32
+    expected[6] = 1;   // 100
+    expected[9] = 2;   // 1000, 1023
+    expected[10] = 1;  // 1024
+    expected[16] = 1;  // 65536
+    for (unsigned k = 0; k < STRATEGY_SIZE_CLASSES; k++) EXPECT_EQ(expected[k], st.size_classes[k]) << k;
+    for (void* p : blocks) b->deallocate(b, p);
+}
+
+TEST(SizeHistogram, ThreadsAddUpAndOffMeansZero) {
+    Strategy s = MakeHistogram();
+    ASSERT_NE(nullptr, s);
+    const size_t per_thread = mstest::Scaled(2000, 400);
+    std::vector<std::thread> threads;
+    for (size_t t = 0; t < 4; t++) {
+        threads.emplace_back([&, t] {
+            MemoryStrategy* b = &s->base;
+            for (size_t i = 0; i < per_thread; i++) b->deallocate(b, b->allocate(b, 64 << t));
+        });
+    }
+    for (auto& t : threads) t.join();
+    StrategyStats st = Stats(s.get());
+    for (unsigned k = 0; k < STRATEGY_SIZE_CLASSES; k++) {
+        EXPECT_EQ((k >= 6 && k <= 9) ? per_thread : 0u, st.size_classes[k]) << k;
+    }
+    Strategy plain(create_default_strategy());
+    void* p = plain->base.allocate(&plain->base, 64);
+    StrategyStats off = Stats(plain.get());
+    EXPECT_FALSE(off.size_histogram);
+    for (unsigned k = 0; k < STRATEGY_SIZE_CLASSES; k++) EXPECT_EQ(0u, off.size_classes[k]);
+    plain->base.deallocate(&plain->base, p);
+}
+
+TEST(SizeHistogram, PrintersShowIt) {
+    Strategy s = MakeHistogram();
+    ASSERT_NE(nullptr, s);
+    MemoryStrategy* b = &s->base;
+    void* small = b->allocate(b, 20);   // class 4 (16-31)
+    void* large = b->allocate(b, 300);  // class 8 (256-511)
+    bool ok = false;
+    std::string json = Capture([&](FILE* f) { return print_strategy_json(s.get(), f); }, &ok);
+    ASSERT_TRUE(ok);
+    Json v;
+    ASSERT_TRUE(JsonParser::Parse(json, &v)) << json;
+    const Json* classes = v.Find("size_classes");
+    ASSERT_NE(nullptr, classes) << json;
+    ASSERT_EQ(Json::Type::kArray, classes->type);
+    ASSERT_EQ(size_t{STRATEGY_SIZE_CLASSES}, classes->array.size());
+    for (unsigned k = 0; k < STRATEGY_SIZE_CLASSES; k++) {
+        EXPECT_EQ((k == 4 || k == 8) ? "1" : "0", classes->array[k].text) << k;
+    }
+    std::string prom = Capture([&](FILE* f) { return print_strategy_prometheus(s.get(), f); }, &ok);
+    ASSERT_TRUE(ok);
+    EXPECT_NE(std::string::npos, prom.find("# TYPE memstrategy_allocation_size_bytes histogram\n")) << prom;
+    EXPECT_NE(std::string::npos, prom.find("memstrategy_allocation_size_bytes_bucket{name=\"sized\",le=\"31\"} 1\n"));
+    EXPECT_NE(std::string::npos, prom.find("memstrategy_allocation_size_bytes_bucket{name=\"sized\",le=\"511\"} 2\n"));
+    EXPECT_NE(std::string::npos, prom.find("memstrategy_allocation_size_bytes_bucket{name=\"sized\",le=\"+Inf\"} 2\n"));
+    EXPECT_NE(std::string::npos, prom.find("memstrategy_allocation_size_bytes_sum{name=\"sized\"} 320\n"));
+    EXPECT_NE(std::string::npos, prom.find("memstrategy_allocation_size_bytes_count{name=\"sized\"} 2\n"));
+    // Buckets are cumulative and in increasing order of le.
+    static const std::regex bucket("memstrategy_allocation_size_bytes_bucket\\{name=\"sized\",le=\"([0-9]+)\"\\} ([0-9]+)");
+    uint64_t last_le = 0, last_count = 0;
+    for (const std::string& line : Lines(prom)) {
+        std::smatch m;
+        if (!std::regex_match(line, m, bucket)) continue;
+        EXPECT_LT(last_le, ToU64(m[1])) << line;
+        EXPECT_LE(last_count, ToU64(m[2])) << line;
+        last_le = ToU64(m[1]);
+        last_count = ToU64(m[2]);
+    }
+    EXPECT_EQ(2u, last_count);
+    std::string text = Capture([&](FILE* f) { return print_strategy_report(s.get(), f); }, &ok);
+    ASSERT_TRUE(ok);
+    EXPECT_NE(std::string::npos, text.find("16-31: 1, 256-511: 1\n")) << text;
+    b->deallocate(b, small);
+    b->deallocate(b, large);
+}
+
 }  // namespace
