@@ -57,6 +57,9 @@ bool print_strategy_report(const DefaultStrategy* strategy, FILE* out);
  *      "live_blocks":3,"memory_limit_bytes":65536,"last_error":"limit_exceeded",
  *      "errors":{"invalid_size":0,...,"limit_exceeded":2,...,"corrupted_block":0}}
  *
+ * With config.size_histogram a "size_classes" array of STRATEGY_SIZE_CLASSES
+ * counts follows "errors" (the text report adds a "sizes" line and the
+ * Prometheus printer a histogram family memstrategy_allocation_size_bytes).
  * memory_limit_bytes is 0 without a limit; status is strategy_status_name's
  * text; every number is an unsigned integer; the name is escaped as JSON
  * requires (control characters as \u00XX). */
