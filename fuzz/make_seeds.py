@@ -31,7 +31,8 @@ def s8(v):
 # ---- ops ------------------------------------------------------------------
 # Opcodes (enum Op in ops.c) and size kinds (decode_size).
 (ALLOC, FREE, FREE_NULL, VALIDATE, STATUS, READ, FREE_STACK, FREE_INTERIOR,
- DOUBLE_FREE, SMASH, OTHER, FAIL_NEXT, DEGRADE, RESET_PEAK) = range(14)
+ DOUBLE_FREE, SMASH, OTHER, FAIL_NEXT, DEGRADE, RESET_PEAK, ZEROED, REALLOC,
+ ALIGNED) = range(17)
 
 
 def small(n):          # kind 12: 1 + u16 % 4096
@@ -40,6 +41,41 @@ def small(n):          # kind 12: 1 + u16 % 4096
 
 def size_kind(kind, *arg):
     return bytes([ALLOC, kind]) + b"".join(arg)
+
+
+def sz(n):             # a size argument (decode_size kind 12): 1 + u16 % 4096
+    return bytes([12]) + u16(n - 1)
+
+
+def zeroed(count, size_arg):   # count 0..16, or a decode_size argument (bytes)
+    count_arg = bytes([count]) if isinstance(count, int) else bytes([128]) + count
+    return bytes([ZEROED]) + count_arg + size_arg
+
+
+def realloc_live(index, size_arg):
+    return bytes([REALLOC, 2 + 8 * index]) + size_arg
+
+
+def realloc_null(size_arg):
+    return bytes([REALLOC, 0]) + size_arg
+
+
+def realloc_freed(index, size_arg):
+    return bytes([REALLOC, 1 + 8 * index]) + size_arg
+
+
+def alignment(a):
+    """decode_alignment argument for 0, a power of two, or raw."""
+    if a == 0:
+        return bytes([0])
+    if a & (a - 1) == 0 and a < 1 << 24:
+        k = a.bit_length() - 1
+        return bytes([next(b for b in range(128, 256) if b % 24 == k)])
+    return bytes([3 << 5]) + u64(a)
+
+
+def aligned(a, size_arg):
+    return bytes([ALIGNED]) + alignment(a) + size_arg
 
 
 def reads():
@@ -53,6 +89,7 @@ def ops_seeds():
     limit_tiny = 1 << 1      # decode_limit case 1: 1 + u16
     limit_cap = 2 << 1       # case 2: 64 KiB - 128 + u8
     limit_raw = 5 << 1       # case 5: raw u64
+    histogram = 1 << 4       # config.size_histogram
     return {
         "basic": bytes([no_flags]) + small(100) + small(200) + reads() +
         bytes([FREE, 0, VALIDATE, STATUS]) + small(1) + bytes([FREE, 1, FREE, 0]) + reads(),
@@ -89,6 +126,33 @@ def ops_seeds():
         # The size word's top bit set by an overwrite: the block must still be
         # refused without reading outside its allocation.
         "smash_size_top_bit": bytes([no_flags]) + small(256) + bytes([SMASH, 0, 7, 0x80, FREE, 0]),
+        # The entries added after the first targets: zeroed, resized and
+        # aligned blocks, and the size histogram (flags bit 4).
+        "zeroed": bytes([histogram]) + zeroed(3, sz(100)) + zeroed(0, sz(8)) + zeroed(5, bytes([0])) +
+        zeroed(size_kind(4)[1:], bytes([4])) + zeroed(2, bytes([2])) + zeroed(1, bytes([2])) +
+        zeroed(16, sz(4000)) + bytes([FAIL_NEXT]) + zeroed(1, sz(64)) + zeroed(1, sz(1)) +
+        bytes([FREE, 0]) + reads(),
+        "reallocate": bytes([histogram]) + small(100) + small(3000) + realloc_live(0, sz(1000)) +
+        realloc_live(0, sz(10)) + realloc_live(1, sz(4096)) + realloc_null(sz(50)) +
+        realloc_live(0, bytes([0])) + realloc_live(0, bytes([3])) + realloc_live(1, bytes([2])) +
+        bytes([FAIL_NEXT]) + realloc_live(0, sz(200)) + realloc_live(2, bytes([11]) + u16(0xffff)) +
+        realloc_freed(0, sz(30)) + realloc_freed(1, bytes([0])) + bytes([FREE, 0]) +
+        realloc_freed(2, sz(30)) + reads(),
+        "reallocate_limit": bytes([limit_tiny | histogram]) + u16(999) + small(400) +
+        realloc_live(0, sz(500)) + realloc_live(0, sz(600)) + realloc_live(0, sz(100)) +
+        small(399) + realloc_live(0, sz(500)) + bytes([RESET_PEAK]) + realloc_live(1, sz(1)) + reads(),
+        "aligned": bytes([histogram]) + b"".join(aligned(a, sz(100)) for a in (1, 2, 16, 32, 64, 4096)) +
+        aligned(1 << 20, sz(10)) + aligned(1 << 21, sz(10)) + aligned(0, sz(10)) + aligned(3, sz(10)) +
+        aligned(48, sz(10)) + aligned(256, bytes([0])) + aligned(256, bytes([2])) +
+        bytes([FAIL_NEXT]) + aligned(128, sz(10)) +
+        realloc_live(3, sz(1000)) + realloc_live(4, sz(5)) + realloc_live(5, sz(4096)) +
+        bytes([SMASH, 4, 3, 0x10, SMASH, 5, 7, 0x80, SMASH, 3, 13, 0xff]) +
+        bytes([FREE_INTERIOR, 5]) + u16(63) + bytes([FREE, 4, DOUBLE_FREE, 0]) +
+        realloc_freed(0, sz(20)) + reads(),
+        "histogram_degraded": bytes([histogram | leak]) + small(1) + small(2) + small(3) + small(4095) +
+        zeroed(2, sz(8)) + aligned(64, sz(33)) + realloc_live(0, sz(70)) + bytes([DEGRADE, 2]) +
+        realloc_live(1, sz(9)) + zeroed(1, sz(9)) + aligned(32, sz(9)) + realloc_null(sz(9)) +
+        bytes([FREE, 0, FREE, 1]) + reads(),
         "reset_peak": bytes([no_flags]) + small(3000) + small(1000) + bytes([FREE, 0, RESET_PEAK]) +
         bytes([READ, 1, 0]) + small(10) + bytes([READ, 1, 0, FREE, 0, FREE, 0, RESET_PEAK, READ, 1, 0]),
     }

@@ -149,6 +149,7 @@ typedef struct Block {
     unsigned char* ptr;
     size_t size;
     uint8_t seed;
+    size_t alignment; /* > 16 for an aligned block (its layout differs); else 0 */
 } Block;
 
 typedef struct Shadow {
@@ -156,16 +157,19 @@ typedef struct Shadow {
     uint64_t errors[STRATEGY_ERROR_COUNT];
     StrategyError last_error;
     StrategyStatus status;
+    uint64_t size_classes[STRATEGY_SIZE_CLASSES]; /* successful allocations by size class */
 } Shadow;
 
 typedef struct Run {
     DefaultStrategy* s;
     size_t limit; /* the main strategy's memory_limit; 0: none */
+    bool histogram; /* config.size_histogram of the main strategy */
     Shadow shadow;
     ErrorLog log;
     Block live[MAX_LIVE];
     size_t live_count;
     unsigned char* freed[MAX_FREED]; /* user pointers of the last freed blocks */
+    bool freed_aligned[MAX_FREED];   /* whether freed[i] was an aligned block */
     size_t freed_total;              /* frees so far; freed[] is a ring */
     uint8_t next_seed;
     /* The second strategy, for blocks of the wrong strategy. */
@@ -219,6 +223,23 @@ static void check_snapshot(const MemStatsSnapshot* snap, const Shadow* sh, uint6
     FUZZ_CHECK(snap->peak_overreport_bound == 0);
 }
 
+/* The size histogram: with config.size_histogram every class equals the
+ * shadow's and they add up to the successful allocations (reallocations
+ * included); without it every class is 0. */
+static void check_histogram(const Run* r) {
+    StrategyStats st;
+    memset(&st, 0xa5, sizeof st);
+    FUZZ_CHECK(default_strategy_snapshot(r->s, &st));
+    FUZZ_CHECK(st.size_histogram == r->histogram);
+    check_snapshot(&st.usage, &r->shadow, r->live_count);
+    uint64_t sum = 0;
+    for (unsigned k = 0; k < STRATEGY_SIZE_CLASSES; k++) {
+        FUZZ_CHECK(st.size_classes[k] == (r->histogram ? r->shadow.size_classes[k] : 0));
+        sum += st.size_classes[k];
+    }
+    FUZZ_CHECK(sum == (r->histogram ? r->shadow.allocations : 0));
+}
+
 /* Everything the header of this file lists, after every step. */
 static void check_all(Run* r) {
     const Shadow* sh = &r->shadow;
@@ -238,6 +259,7 @@ static void check_all(Run* r) {
     FUZZ_CHECK(get_current_usage(r->other) == r->other_current);
     FUZZ_CHECK(get_error_count(r->other, STRATEGY_ERROR_WRONG_STRATEGY) == r->other_invalid_pointer);
     FUZZ_CHECK(r->other_log.calls == r->other_invalid_pointer);
+    check_histogram(r);
 }
 
 /* ---- sizes ------------------------------------------------------------- */
@@ -281,31 +303,56 @@ typedef enum Op {
     OP_FAIL_NEXT,        /* -- */
     OP_DEGRADE,          /* corruption kind byte */
     OP_RESET_PEAK,       /* -- */
+    OP_ALLOCATE_ZEROED,  /* count byte (< 128: 0..16; else decode_size after it), size (decode_size) */
+    OP_REALLOCATE,       /* selector byte (% 8: 0 NULL, 1 a freed pointer, else live block / 8), size */
+    OP_ALLOCATE_ALIGNED, /* alignment (decode_alignment), size (decode_size) */
     OP_COUNT
 } Op;
 
-static void op_allocate(Run* r, size_t size) {
-    Shadow* sh = &r->shadow;
-    uint64_t calls = r->log.calls;
-    uint64_t current_before = sh->current, allocations_before = sh->allocations;
-    bool fail_next = r->backend.fail_next;
-    r->backend.last_request = 0;
-    unsigned char* p = r->s->base.allocate(&r->s->base, size);
+/* The shadow's side of one successful allocation of `size` bytes. */
+static void count_allocation(Shadow* sh, size_t size) {
+    sh->total_allocated += size;
+    sh->allocations++;
+    sh->size_classes[63u - (unsigned)__builtin_clzll((unsigned long long)size)]++;
+}
 
-    bool invalid_size = size == 0 || size > STRATEGY_MAX_ALLOCATION;
+/* What an allocating call is expected to do. */
+typedef struct Request {
+    size_t size;      /* the block's size if valid */
+    size_t reported;  /* the size an INVALID_SIZE error reports */
+    bool invalid;     /* refused as STRATEGY_ERROR_INVALID_SIZE */
+    size_t backend;   /* what the backend is asked for (valid requests) */
+    size_t alignment; /* of the result: 16, or the aligned block's */
+    size_t offset;    /* the result lies at least this far into the backend's block */
+    bool zeroed;      /* every byte of the result is zero */
+} Request;
+
+static Request plain_request(size_t size) {
+    return (Request){size, size, size == 0 || size > STRATEGY_MAX_ALLOCATION, size + HEADER_BYTES, 16,
+                     HEADER_BYTES, false};
+}
+
+/* Checks the outcome `p` of an allocating call made with the backend's
+ * fail_next at `fail_next` and `calls` handler calls before it, against
+ * `q` and the shadow; on success records the block (filled with the
+ * pattern) and returns true. */
+static bool settle_allocation(Run* r, unsigned char* p, const Request* q, bool fail_next, uint64_t calls) {
+    Shadow* sh = &r->shadow;
+    uint64_t current_before = sh->current, allocations_before = sh->allocations;
+    size_t size = q->size;
     bool allowed = sh->status == STRATEGY_ACTIVE;
-    bool backend_refuses = fail_next || size > BACKEND_CAP - HEADER_BYTES;
+    bool backend_refuses = !q->invalid && (fail_next || q->backend > BACKEND_CAP);
     /* One thread: usage may reach the limit exactly. */
     bool over_limit = r->limit != 0 && size > r->limit - sh->current;
-    if (invalid_size || !allowed) {
+    if (q->invalid || !allowed) {
         FUZZ_CHECK(p == NULL);
         FUZZ_CHECK(r->backend.last_request == 0); /* the backend was not asked */
-        StrategyError want = invalid_size ? STRATEGY_ERROR_INVALID_SIZE : STRATEGY_ERROR_ILLEGAL_STATE;
+        StrategyError want = q->invalid ? STRATEGY_ERROR_INVALID_SIZE : STRATEGY_ERROR_ILLEGAL_STATE;
         /* When both apply, which one is reported is not documented. */
-        if (invalid_size && !allowed && r->log.last.error == STRATEGY_ERROR_ILLEGAL_STATE) {
+        if (q->invalid && !allowed && r->log.last.error == STRATEGY_ERROR_ILLEGAL_STATE) {
             want = STRATEGY_ERROR_ILLEGAL_STATE;
         }
-        expect_error(r, calls, want, NULL, size);
+        expect_error(r, calls, want, NULL, want == STRATEGY_ERROR_INVALID_SIZE ? q->reported : size);
     } else if (backend_refuses || over_limit) {
         FUZZ_CHECK(p == NULL);
         StrategyError want = backend_refuses ? STRATEGY_ERROR_OUT_OF_MEMORY : STRATEGY_ERROR_LIMIT_EXCEEDED;
@@ -316,32 +363,98 @@ static void op_allocate(Run* r, size_t size) {
         expect_error(r, calls, want, NULL, size);
         /* The backend was asked at most once; a block it gave for a request
          * the limit refused went back (check_all counts its blocks). */
-        FUZZ_CHECK(r->backend.last_request == 0 || r->backend.last_request == size + HEADER_BYTES);
+        FUZZ_CHECK(r->backend.last_request == 0 || r->backend.last_request == q->backend);
     } else {
         /* A valid request reaches the backend with room for the header. */
-        FUZZ_CHECK(r->backend.last_request == size + HEADER_BYTES);
+        FUZZ_CHECK(r->backend.last_request == q->backend);
         FUZZ_CHECK(p != NULL);
         FUZZ_CHECK(r->log.calls == calls);
-        FUZZ_CHECK(((uintptr_t)p & 15u) == 0);
+        FUZZ_CHECK(((uintptr_t)p & (q->alignment - 1)) == 0);
         /* The block lies inside what the backend returned. */
         unsigned char* raw = r->backend.last_raw;
-        FUZZ_CHECK(raw != NULL && p >= raw + HEADER_BYTES && p + size <= raw + size + HEADER_BYTES);
-        Block b = {p, size, r->next_seed++};
+        FUZZ_CHECK(raw != NULL && p >= raw + q->offset && p + size <= raw + q->backend);
+        if (q->zeroed) {
+            for (size_t i = 0; i < size; i++) FUZZ_CHECK(p[i] == 0);
+        }
+        Block b = {p, size, r->next_seed++, q->alignment > 16 ? q->alignment : 0};
         fill_block(&b);
         r->live[r->live_count++] = b;
         sh->current += size;
-        sh->total_allocated += size;
-        sh->allocations++;
+        count_allocation(sh, size);
         if (sh->current > sh->peak) sh->peak = sh->current;
-        return;
+        return true;
     }
     /* Refused: no statistic moved (check_all compares the rest). */
     FUZZ_CHECK(get_current_usage(r->s) == current_before);
     FUZZ_CHECK(get_allocation_count(r->s) == allocations_before);
+    return false;
 }
 
-static void remember_freed(Run* r, unsigned char* ptr) {
-    r->freed[r->freed_total++ % MAX_FREED] = ptr;
+static void op_allocate(Run* r, size_t size) {
+    uint64_t calls = r->log.calls;
+    bool fail_next = r->backend.fail_next;
+    r->backend.last_request = 0;
+    unsigned char* p = r->s->base.allocate(&r->s->base, size);
+    Request q = plain_request(size);
+    settle_allocation(r, p, &q, fail_next, calls);
+}
+
+static void op_allocate_zeroed(Run* r, size_t count, size_t size) {
+    uint64_t calls = r->log.calls;
+    bool fail_next = r->backend.fail_next;
+    r->backend.last_request = 0;
+    unsigned char* p = r->s->base.allocate_zeroed(&r->s->base, count, size);
+    bool overflow = count != 0 && size > SIZE_MAX / count;
+    Request q = plain_request(overflow ? 0 : count * size);
+    q.reported = overflow ? SIZE_MAX : count * size;
+    q.invalid = q.invalid || overflow;
+    q.zeroed = true;
+    settle_allocation(r, p, &q, fail_next, calls);
+}
+
+/* An alignment: 0, a power of two 1 .. 2^23 (past STRATEGY_MAX_ALIGNMENT),
+ * a power of two +- 1, or raw. */
+static size_t decode_alignment(FuzzInput* in) {
+    uint8_t kind = fuzz_u8(in);
+    size_t power = (size_t)1 << (kind % 24);
+    switch ((kind >> 5) % 8) {
+    case 0: return 0;
+    case 1: return power + 1;
+    case 2: return power - 1;
+    case 3: return (size_t)fuzz_u64(in);
+    default: return power;
+    }
+}
+
+static void op_allocate_aligned(Run* r, size_t alignment, size_t size) {
+    uint64_t calls = r->log.calls;
+    bool fail_next = r->backend.fail_next;
+    r->backend.last_request = 0;
+    unsigned char* p = r->s->base.allocate_aligned(&r->s->base, alignment, size);
+    bool power_of_two = alignment != 0 && (alignment & (alignment - 1)) == 0;
+    Request q = plain_request(size);
+    if (!power_of_two || alignment > STRATEGY_MAX_ALIGNMENT) {
+        q.invalid = true;
+    } else if (alignment > 16 && !q.invalid) {
+        /* Documented: size + alignment + 23 (prefix word, header, padding). */
+        q.backend = size + alignment + 23;
+        q.alignment = alignment;
+        q.offset = HEADER_BYTES + 8;
+    }
+    settle_allocation(r, p, &q, fail_next, calls);
+}
+
+static void remember_freed(Run* r, const Block* b) {
+    r->freed_aligned[r->freed_total % MAX_FREED] = b->alignment != 0;
+    r->freed[r->freed_total++ % MAX_FREED] = b->ptr;
+}
+
+/* What freeing (or resizing) freed[i] again reports.  The backend scribbles
+ * over everything after the first 16 bytes of a freed allocation, which for
+ * an aligned block includes its header (it starts at least 24 bytes in):
+ * "a freed block whose header the backend reused" is INVALID_POINTER. */
+static StrategyError freed_error(const Run* r, size_t i) {
+    return r->freed_aligned[i] ? STRATEGY_ERROR_INVALID_POINTER : STRATEGY_ERROR_DOUBLE_FREE;
 }
 
 static void op_deallocate(Run* r, size_t index) {
@@ -359,7 +472,82 @@ static void op_deallocate(Run* r, size_t index) {
     r->shadow.current -= b.size;
     r->shadow.total_freed += b.size;
     r->shadow.deallocations++;
-    remember_freed(r, b.ptr);
+    remember_freed(r, &b);
+}
+
+/* Resizes a live block (or NULL, which is allocate, or a freed pointer,
+ * which must be refused as a double free) to `size`. */
+static void op_reallocate(Run* r, uint8_t selector, size_t size) {
+    uint64_t calls = r->log.calls;
+    bool fail_next = r->backend.fail_next;
+    r->backend.last_request = 0;
+    size_t freed_count = r->freed_total < MAX_FREED ? r->freed_total : MAX_FREED;
+    if (r->live_count == 0 || selector % 8 == 0) {
+        if (r->live_count == MAX_LIVE) return;
+        unsigned char* p = r->s->base.reallocate(&r->s->base, NULL, size);
+        Request q = plain_request(size);
+        settle_allocation(r, p, &q, fail_next, calls);
+        return;
+    }
+    Shadow* sh = &r->shadow;
+    bool invalid = size == 0 || size > STRATEGY_MAX_ALLOCATION;
+    bool allowed = sh->status == STRATEGY_ACTIVE;
+    if (selector % 8 == 1 && freed_count != 0) {
+        size_t i = (selector >> 3) % freed_count;
+        unsigned char* freed = r->freed[i];
+        StrategyError want = invalid ? STRATEGY_ERROR_INVALID_SIZE
+                                     : !allowed ? STRATEGY_ERROR_ILLEGAL_STATE : freed_error(r, i);
+        size_t outstanding = r->backend.outstanding;
+        FUZZ_CHECK(r->s->base.reallocate(&r->s->base, freed, size) == NULL);
+        expect_error(r, calls, want, freed, size);
+        FUZZ_CHECK(r->backend.outstanding == outstanding);
+        FUZZ_CHECK(r->backend.last_request == 0);
+        return;
+    }
+    size_t index = (selector >> 3) % r->live_count;
+    Block old = r->live[index];
+    check_block_full(&old);
+    size_t request = old.alignment != 0 ? size + old.alignment + 23 : size + HEADER_BYTES;
+    bool backend_refuses = fail_next || (!invalid && request > BACKEND_CAP);
+    /* The old block is counted while the new one is: room for both. */
+    bool over_limit = r->limit != 0 && size > r->limit - sh->current;
+    uint64_t current_before = sh->current, allocations_before = sh->allocations;
+    unsigned char* p = r->s->base.reallocate(&r->s->base, old.ptr, size);
+    if (invalid || !allowed || backend_refuses || over_limit) {
+        FUZZ_CHECK(p == NULL);
+        StrategyError want = invalid ? STRATEGY_ERROR_INVALID_SIZE
+                             : !allowed ? STRATEGY_ERROR_ILLEGAL_STATE
+                             /* Over a custom backend the block is moved: the
+                              * backend is asked before the limit. */
+                             : backend_refuses ? STRATEGY_ERROR_OUT_OF_MEMORY
+                                               : STRATEGY_ERROR_LIMIT_EXCEEDED;
+        expect_error(r, calls, want, old.ptr, size);
+        if (invalid || !allowed) FUZZ_CHECK(r->backend.last_request == 0);
+        /* Untouched and still owned (check_all counts the backend's blocks). */
+        check_block_full(&old);
+        FUZZ_CHECK(get_current_usage(r->s) == current_before);
+        FUZZ_CHECK(get_allocation_count(r->s) == allocations_before);
+        return;
+    }
+    FUZZ_CHECK(p != NULL);
+    FUZZ_CHECK(r->log.calls == calls);
+    FUZZ_CHECK(r->backend.last_request == request);
+    size_t alignment = old.alignment != 0 ? old.alignment : 16;
+    FUZZ_CHECK(((uintptr_t)p & (alignment - 1)) == 0);
+    Block b = {p, size, old.seed, old.alignment};
+    check_range(&b, 0, old.size < size ? old.size : size); /* the common prefix */
+    fill_block(&b);
+    r->live[index] = b;
+    if (p != old.ptr) remember_freed(r, &old);
+    /* One free of the old size and one allocation of the new.  With a limit
+     * the allocation is recorded first (both sizes count at once); without,
+     * the free first. */
+    uint64_t high = r->limit != 0 ? sh->current + size : sh->current - old.size + size;
+    if (high > sh->peak) sh->peak = high;
+    sh->current = sh->current - old.size + size;
+    sh->total_freed += old.size;
+    sh->deallocations++;
+    count_allocation(sh, size);
 }
 
 /* Frees `ptr`, which is not a live block of the main strategy, and expects
@@ -399,7 +587,7 @@ static void op_free_interior(Run* r, size_t index, size_t offset) {
 static void op_double_free(Run* r, size_t index) {
     size_t count = r->freed_total < MAX_FREED ? r->freed_total : MAX_FREED;
     if (count == 0) return;
-    expect_refused_free(r, r->freed[index % count], STRATEGY_ERROR_DOUBLE_FREE);
+    expect_refused_free(r, r->freed[index % count], freed_error(r, index % count));
 }
 
 static void op_smash_header(Run* r, size_t index, size_t byte, uint8_t mask) {
@@ -425,7 +613,7 @@ static void op_other_strategy(Run* r, uint8_t selector, size_t index) {
             size_t size = 1 + index % 256;
             unsigned char* p = r->other->base.allocate(&r->other->base, size);
             FUZZ_CHECK(p != NULL);
-            Block b = {p, size, r->next_seed++};
+            Block b = {p, size, r->next_seed++, 0};
             fill_block(&b);
             r->other_live[r->other_live_count++] = b;
             r->other_current += size;
@@ -592,6 +780,32 @@ static void run_op(Run* r, FuzzInput* in) {
         reset_peak_usage(NULL);
         r->shadow.peak = r->shadow.current;
         break;
+    case OP_ALLOCATE_ZEROED: {
+        uint8_t count_byte = fuzz_u8(in);
+        size_t count = count_byte < 128 ? count_byte % 17u : decode_size(in);
+        size_t size = decode_size(in);
+        if (r->live_count == MAX_LIVE) {
+            op_deallocate(r, size);
+        } else {
+            op_allocate_zeroed(r, count, size);
+        }
+        break;
+    }
+    case OP_REALLOCATE: {
+        uint8_t selector = fuzz_u8(in);
+        op_reallocate(r, selector, decode_size(in));
+        break;
+    }
+    case OP_ALLOCATE_ALIGNED: {
+        size_t alignment = decode_alignment(in);
+        size_t size = decode_size(in);
+        if (r->live_count == MAX_LIVE) {
+            op_deallocate(r, size);
+        } else {
+            op_allocate_aligned(r, alignment, size);
+        }
+        break;
+    }
     case OP_COUNT: break;
     }
 }
@@ -600,8 +814,10 @@ static void run_op(Run* r, FuzzInput* in) {
 
 /* Flags byte: bit 0 set = destroy with the live blocks still allocated and
  * check the leak report instead of freeing them first; bits 1-3 choose the
- * memory limit (decode_limit). */
+ * memory limit (decode_limit); bit 4 set = config.size_histogram on the
+ * main strategy. */
 #define FLAG_LEAK_AT_DESTROY 1u
+#define FLAG_SIZE_HISTOGRAM 16u /* bit 4: config.size_histogram */
 
 static size_t decode_limit(uint8_t flags, FuzzInput* in) {
     switch ((flags >> 1) % 8) {
@@ -614,7 +830,7 @@ static size_t decode_limit(uint8_t flags, FuzzInput* in) {
     }
 }
 
-static DefaultStrategy* make_strategy(Backend* backend, ErrorLog* log, size_t limit) {
+static DefaultStrategy* make_strategy(Backend* backend, ErrorLog* log, size_t limit, bool histogram) {
     DefaultStrategyConfig config;
     memset(&config, 0, sizeof config);
     config.memory_limit = limit;
@@ -623,6 +839,7 @@ static DefaultStrategy* make_strategy(Backend* backend, ErrorLog* log, size_t li
     config.backend_context = backend;
     config.error_handler = quiet_handler;
     config.error_handler_data = log;
+    config.size_histogram = histogram;
     DefaultStrategy* s = create_default_strategy_with(&config);
     FUZZ_CHECK(s != NULL);
     log->strategy = s;
@@ -671,8 +888,9 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Run* r = calloc(1, sizeof *r);
     FUZZ_CHECK(r != NULL);
     r->limit = decode_limit(flags, &in);
-    r->s = make_strategy(&r->backend, &r->log, r->limit);
-    r->other = make_strategy(&r->backend, &r->other_log, 0);
+    r->histogram = (flags & FLAG_SIZE_HISTOGRAM) != 0;
+    r->s = make_strategy(&r->backend, &r->log, r->limit, r->histogram);
+    r->other = make_strategy(&r->backend, &r->other_log, 0, false);
     r->shadow.status = STRATEGY_ACTIVE;
     r->shadow.last_error = STRATEGY_OK;
     check_all(r);
