@@ -15,7 +15,13 @@
  *   - the status equals the shadow's;
  *   - every live block still holds the fill pattern written at allocation
  *     (its first and last bytes after every step, all of it when freed);
- *   - the backend holds exactly the shadow's live blocks.
+ *   - the backend holds exactly the shadow's live blocks;
+ *   - default_strategy_snapshot's size classes equal the shadow's histogram
+ *     (all 0 unless the flags byte turns config.size_histogram on).
+ * Per operation: a zeroed block is all zero before it is filled; a resized
+ * block keeps the common prefix of its pattern and its alignment, and moves
+ * the statistics as default_reallocate documents (a refused resize leaves
+ * it intact and owned); an aligned block is aligned.
  *
  * The backend refuses requests above BACKEND_CAP, so valid sizes up to
  * STRATEGY_MAX_ALLOCATION fail with OUT_OF_MEMORY without allocating, and it
