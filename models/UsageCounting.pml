@@ -49,6 +49,10 @@
  *   STALE_FREED_FIRST (with RESET) the proposed fix: pass 2 loads a slot's
  *                     freed_bytes before its alloc_bytes and uses that
  *                     value for a stale slot; PeakSettledInv then holds
+ *   VALIDATE_EPOCH_FIX (with RESET) the proposed fix of validate during a
+ *                     reset: the restart stores the slot's epoch first,
+ *                     validate skips a slot whose epoch changed during its
+ *                     local-peak check
  */
 
 #ifndef NTHREADS
@@ -315,8 +319,14 @@ inline check_epoch(before, is_free) {
     }
     if
     :: restart ->
+#ifdef VALIDATE_EPOCH_FIX
+        /* the proposed fix: the slot's epoch first */
+        atomic { slot[idx].epoch = e }
+        atomic { slot[idx].local_peak = before; cover_restart: cover = 1; restart = false; e = 0 }
+#else
         atomic { slot[idx].local_peak = before; cover_restart: cover = 1 }
         atomic { slot[idx].epoch = e; restart = false; e = 0 }
+#endif
     :: else -> e = 0
     fi
 }
@@ -775,10 +785,21 @@ inline fold() {
     atomic { ops = slot[i].alloc_ops }; \
     atomic { bytes = slot[i].alloc_bytes; ok = ok && ops <= bytes; \
              blocks = blocks + ops; cur = cur + bytes; ops = 0; bytes = 0 }
+#ifdef VALIDATE_EPOCH_FIX
+/* The proposed fix: the slot's epoch loaded before and after; the check
+ * only if they are equal (no restart in between). */
+#define CHECK_PEAK(i) \
+    atomic { e = slot[i].epoch }; \
+    atomic { bytes = slot[i].alloc_bytes }; \
+    atomic { bytes = bytes - slot[i].freed_bytes }; \
+    atomic { stale = bytes > slot[i].local_peak }; \
+    atomic { ok = ok && (!stale || e != slot[i].epoch); bytes = 0; stale = false; e = 0 }
+#else
 #define CHECK_PEAK(i) \
     atomic { bytes = slot[i].alloc_bytes }; \
     atomic { bytes = bytes - slot[i].freed_bytes }; \
     atomic { ok = ok && bytes <= slot[i].local_peak; bytes = 0 }
+#endif
 
 inline validate() {
     atomic {
