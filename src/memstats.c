@@ -125,9 +125,13 @@ void ms_stats_unreserve(MemStats* stats, ms_slot* slot, uint64_t net) {
 }
 
 void ms_stats_restart_local_peak(ms_slot* slot, uint64_t epoch, uint64_t net_before) {
-    /* Owner-only; relaxed, ordered before the operation's release stores. */
-    ms_store_relaxed(&slot->local_peak, net_before);
-    ms_store_relaxed(&slot->epoch, epoch);
+    /* Owner-only.  The epoch first, then the local peak, both release:
+     * ms_stats_validate, which acquires the local peak and then reloads the
+     * epoch, sees the new epoch whenever it sees a restarted (lower) local
+     * peak, and skips that slot (models/UsageCounting.pml,
+     * VALIDATE_EPOCH_FIX; a restart between its loads was a false alarm). */
+    ms_store_release(&slot->epoch, epoch);
+    ms_store_release(&slot->local_peak, net_before);
 }
 
 static unsigned size_class(uint64_t bytes) { return 63u - (unsigned)__builtin_clzll(bytes); }
@@ -240,6 +244,13 @@ void ms_stats_fold(const MemStats* stats, MemStatsSnapshot* out) {
      * Relaxed on the epochs: values (see ms_stats_check_epoch). */
     uint64_t epoch = ms_load_relaxed(&stats->peak_epoch);
     MS_FOR_EACH_SLOT(stats, slot, {
+        /* Frees before allocations here too, for a slot behind the epoch:
+         * its net from an allocation count loaded later and a free count
+         * loaded earlier can only be high, never low.  (Loading the frees
+         * after the epoch let an allocate-and-free racing with the fold
+         * after a reset pull the sum of local peaks below a settled peak:
+         * models/UsageCounting.pml, STALE_FREED_FIRST.) */
+        uint64_t slot_freed = ms_load_acquire(&slot->freed_bytes);
         uint64_t ops = ms_load_acquire(&slot->alloc_ops);
         uint64_t slot_alloc = ms_load_acquire(&slot->alloc_bytes);
         alloc += slot_alloc;
@@ -251,7 +262,7 @@ void ms_stats_fold(const MemStats* stats, MemStatsSnapshot* out) {
             /* No operation since the reset: its usage has not moved, so its
              * net (even a negative one, frees of others' blocks) is exact
              * for every moment since. */
-            local_peaks += slot_alloc - ms_load_acquire(&slot->freed_bytes);
+            local_peaks += slot_alloc - slot_freed;
         }
         if (slot != &stats->overflow && (ops != 0 || ms_load_relaxed(&slot->free_ops) != 0)) {
             touched++;
@@ -317,11 +328,17 @@ bool ms_stats_validate(const MemStats* stats) {
         alloc += bytes;
     });
     if (ms_diff(alloc, freed) < 0 || ms_diff(allocs, frees) < 0) ok = false;
-    /* Per slot, the local peak covers the net usage read before it. */
+    /* Per slot, the local peak covers the net usage read before it, unless
+     * a peak reset restarted the slot meanwhile (epoch changed between the
+     * loads: the acquire of the local peak pairs with the release in
+     * ms_stats_restart_local_peak, which stores the epoch first). */
     MS_FOR_EACH_SLOT(stats, slot, {
+        uint64_t epoch_before = ms_load_acquire(&slot->epoch);
         uint64_t a = ms_load_acquire(&slot->alloc_bytes);
         uint64_t f = ms_load_acquire(&slot->freed_bytes);
-        if (slot != &stats->overflow && ms_diff(a - f, ms_load_relaxed(&slot->local_peak)) > 0) ok = false;
+        uint64_t local_peak = ms_load_acquire(&slot->local_peak);
+        bool restarted = ms_load_relaxed(&slot->epoch) != epoch_before;
+        if (slot != &stats->overflow && !restarted && ms_diff(a - f, local_peak) > 0) ok = false;
     });
     return ok;
 }
