@@ -85,7 +85,7 @@ ThreadSteps == {"idle", "a_epoch", "a_res", "a_max", "a_peak", "a_bytes", "a_ops
                 "sa_flag", "sa_max", "sa_bytes", "sa_ops",
                 "sf_total", "sf_bytes", "sf_ops", "exited"}
 Idle == {"idle", "exited"}
-ReaderSteps == {"idle", "frees_bytes", "frees_ops", "allocs_epoch", "allocs_ops",
+ReaderSteps == {"idle", "frees_bytes", "frees_ops", "allocs_epoch", "allocs_freed", "allocs_ops",
                 "allocs_bytes", "allocs_slot_epoch", "allocs_peak", "allocs_net",
                 "allocs_touched", "peak", "end", "done"}
 ResetSteps == {"r_idle", "r_bump", "r_rekey", "r_store", "r_max", "r_done"}
@@ -136,13 +136,13 @@ CallsMade == Sum(calls, Threads)
 (* none began in between (calls only grow at a call's entry).             *)
 Accumulators == [cur : Int, blocks : Int, peaks : Int, touched : Nat, ops : Nat,
                  peak : Int, quiet : BOOLEAN, hwq : Int, calls : Nat,
-                 epoch : Nat, a : Int]
+                 epoch : Nat, a : Int, f : Int]
 Figures == [cur : Int, current : Int, blocks : Int, peak : Int, bound : Int, quiet : BOOLEAN,
             hw : Int, hwlo : Int, hwq : Int, alloc : Int, freed : Int, liveBlocks : Int,
             single : BOOLEAN]
 NoAcc(quiet, hwq, callsMade) ==
     [cur |-> 0, blocks |-> 0, peaks |-> 0, touched |-> 0, ops |-> 0,
-     peak |-> 0, quiet |-> quiet, hwq |-> hwq, calls |-> callsMade, epoch |-> 0, a |-> 0]
+     peak |-> 0, quiet |-> quiet, hwq |-> hwq, calls |-> callsMade, epoch |-> 0, a |-> 0, f |-> 0]
 Resetting == resetPc \in ResetSteps \ {"r_idle", "r_done"}
 
 TypeOK ==
@@ -283,24 +283,24 @@ CheckEpoch(t) ==
         stale == slotEpoch[i] # peakEpoch
     IN /\ pc[t] \in {"a_epoch", "f_epoch"}
        /\ SetLoc(t, [loc[t] EXCEPT !.epoch = peakEpoch, !.free = free, !.lin = free])
-       /\ SetPc(t, IF stale THEN "restart_peak" ELSE IF free THEN "f_res" ELSE "a_res")
+       /\ SetPc(t, IF stale THEN "restart_epoch" ELSE IF free THEN "f_res" ELSE "a_res")
        /\ IF free THEN LinFree(loc[t].size) ELSE UNCHANGED ghostVars
        /\ UNCHANGED <<slotVars, sharedVars, idx, calls, live, cid, readerVars, resetVars>>
 
-(* ms_stats_restart_local_peak: local_peak = the net before the operation, *)
-(* then the slot's epoch (owner stores, relaxed, before the operation's   *)
-(* release stores; a reader loads both).                                  *)
+(* ms_stats_restart_local_peak: the slot's epoch, then local_peak = the    *)
+(* net before the operation (owner stores, both release, so validate sees *)
+(* the new epoch whenever it sees the restarted local peak).               *)
 RestartPeak(t) ==
     /\ pc[t] = "restart_peak"
     /\ localPeak' = [localPeak EXCEPT ![idx[t]] = Net(idx[t])]
-    /\ SetPc(t, "restart_epoch")
+    /\ SetPc(t, IF loc[t].free THEN "f_res" ELSE "a_res")
     /\ UNCHANGED <<allocBytes, freedBytes, allocOps, freeOps, reserved, slotEpoch,
                    sharedVars, idx, loc, calls, live, cid, readerVars, resetVars, ghostVars>>
 
 RestartEpoch(t) ==
     /\ pc[t] = "restart_epoch"
     /\ slotEpoch' = [slotEpoch EXCEPT ![idx[t]] = loc[t].epoch]
-    /\ SetPc(t, IF loc[t].free THEN "f_res" ELSE "a_res")
+    /\ SetPc(t, "restart_peak")
     /\ UNCHANGED <<allocBytes, freedBytes, allocOps, freeOps, localPeak, reserved,
                    sharedVars, idx, loc, calls, live, cid, readerVars, resetVars, ghostVars>>
 
@@ -608,6 +608,11 @@ FoldLoad ==
                             ELSE rpc' = "frees_bytes" /\ rslot' = NextSlot(i)
        \/ /\ rpc = "allocs_epoch"
           /\ racc' = [racc EXCEPT !.epoch = peakEpoch]
+          /\ rpc' = "allocs_freed" /\ UNCHANGED rslot
+       (* A slot's freed_bytes loaded before its alloc_bytes, used for its  *)
+       (* net if it is behind the epoch (the fix of the stale-slot race).  *)
+       \/ /\ rpc = "allocs_freed"
+          /\ racc' = [racc EXCEPT !.f = freedBytes[i]]
           /\ rpc' = "allocs_ops" /\ UNCHANGED rslot
        \/ /\ rpc = "allocs_ops"
           /\ racc' = [racc EXCEPT !.ops = allocOps[i]]
@@ -625,12 +630,12 @@ FoldLoad ==
           /\ racc' = [racc EXCEPT !.peaks = @ + localPeak[i]]
           /\ rpc' = "allocs_touched" /\ UNCHANGED rslot
        \/ /\ rpc = "allocs_net"
-          /\ racc' = [racc EXCEPT !.peaks = @ + racc.a - freedBytes[i]]
+          /\ racc' = [racc EXCEPT !.peaks = @ + racc.a - racc.f]
           /\ rpc' = "allocs_touched" /\ UNCHANGED rslot
        \/ /\ rpc = "allocs_touched"
           /\ racc' = [racc EXCEPT !.touched = IF racc.ops # 0 \/ freeOps[i] # 0
                                                THEN @ + 1 ELSE @]
-          /\ rpc' = "allocs_ops" /\ rslot' = NextSlot(i)
+          /\ rpc' = "allocs_freed" /\ rslot' = NextSlot(i)
        \/ /\ rpc = "peak"
           /\ racc' = [racc EXCEPT !.peak = reservedPeak]
           /\ rpc' = "end" /\ UNCHANGED rslot
@@ -753,9 +758,8 @@ CountsInv ==
 
 (* A fold, even one concurrent with calls, never reports negative usage   *)
 (* or block counts (frees are folded before allocations), and its peak    *)
-(* covers every settled high-water mark.  PeakSettledReadInv is violated  *)
-(* after a reset by a fold that counts a slot by its net while that slot's *)
-(* thread restarts it and frees (README.md, "Stale-slot race").            *)
+(* covers every settled high-water mark (README.md, "Stale-slot race":    *)
+(* why a stale slot's freed_bytes is loaded before its alloc_bytes).       *)
 CurrentNonNegativeInv == report # "none" => report.cur >= 0
 LiveBlocksNonNegativeInv == report # "none" => report.blocks >= 0
 PeakSettledReadInv == report # "none" => report.peak >= report.hwq
