@@ -49,6 +49,24 @@ struct Shadow {
 
 // Checks every figure of a snapshot (and, with `getters`, the single getters)
 // against the shadow, with an exact peak (single-threaded use).
+
+// One step of the random single-thread runs: records in the statistics and
+// the shadow, and keeps the live sizes.
+void RecordAllocation(MemStats* stats, uint64_t bytes, Shadow* want, std::vector<uint64_t>* live) {
+    ASSERT_TRUE(memstats_record_allocation(stats, static_cast<size_t>(bytes)));
+    want->Alloc(bytes);
+    live->push_back(bytes);
+}
+
+// Frees one live size chosen at random.
+void RecordRandomFree(MemStats* stats, mstest::Rng* rng, Shadow* want, std::vector<uint64_t>* live) {
+    const size_t i = static_cast<size_t>(rng->Below(live->size()));
+    const uint64_t bytes = (*live)[i];
+    (*live)[i] = live->back();
+    live->pop_back();
+    ASSERT_TRUE(memstats_record_free(stats, static_cast<size_t>(bytes)));
+    want->Free(bytes);
+}
 void ExpectExactly(const MemStats* stats, const Shadow& want, bool getters = true) {
     MemStatsSnapshot snap;
     ASSERT_TRUE(memstats_snapshot(stats, &snap));
@@ -144,16 +162,9 @@ TEST(MemStats, SingleThreadFiguresAreExactAfterEveryStep) {
             uint64_t bytes = kind < 80 ? 1 + rng.Below(512)
                                        : kind < 99 ? 1 + rng.Below(3 * MEMSTATS_BATCH_BYTES)
                                                    : 1 + rng.Below(UINT64_C(1) << 40);
-            ASSERT_TRUE(memstats_record_allocation(h.stats, static_cast<size_t>(bytes)));
-            want.Alloc(bytes);
-            live.push_back(bytes);
+            ASSERT_NO_FATAL_FAILURE(RecordAllocation(h.stats, bytes, &want, &live));
         } else {
-            const size_t i = static_cast<size_t>(rng.Below(live.size()));
-            const uint64_t bytes = live[i];
-            live[i] = live.back();
-            live.pop_back();
-            ASSERT_TRUE(memstats_record_free(h.stats, static_cast<size_t>(bytes)));
-            want.Free(bytes);
+            ASSERT_NO_FATAL_FAILURE(RecordRandomFree(h.stats, &rng, &want, &live));
         }
         ASSERT_NO_FATAL_FAILURE(ExpectExactly(h.stats, want, step % 100 == 0)) << "step " << step;
     }
@@ -331,16 +342,9 @@ TEST(MemStatsResetPeak, SingleThreadPeakRestartsFromCurrentAndStaysExact) {
             want.peak = want.current;
         } else if (op < 55 || live.empty()) {
             const uint64_t bytes = 1 + rng.Below(op < 50 ? 700 : 2 * MEMSTATS_BATCH_BYTES);
-            ASSERT_TRUE(memstats_record_allocation(h.stats, static_cast<size_t>(bytes)));
-            want.Alloc(bytes);
-            live.push_back(bytes);
+            ASSERT_NO_FATAL_FAILURE(RecordAllocation(h.stats, bytes, &want, &live));
         } else {
-            const size_t i = static_cast<size_t>(rng.Below(live.size()));
-            const uint64_t bytes = live[i];
-            live[i] = live.back();
-            live.pop_back();
-            ASSERT_TRUE(memstats_record_free(h.stats, static_cast<size_t>(bytes)));
-            want.Free(bytes);
+            ASSERT_NO_FATAL_FAILURE(RecordRandomFree(h.stats, &rng, &want, &live));
         }
         ASSERT_NO_FATAL_FAILURE(ExpectExactly(h.stats, want, step % 100 == 0)) << "step " << step;
     }
