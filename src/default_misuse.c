@@ -146,11 +146,7 @@ StrategyError ms_find_other_block(const ms_default* s, void* ptr, ms_block_heade
     uint64_t prefix = 0;
     if (s->debug && match_plain(ptr, word, check, s->check_base, 1) == MS_LIVE) {
         if (!canary_intact(s, ptr, word)) return STRATEGY_ERROR_CORRUPTED_BLOCK;
-        out->header = header;
-        out->raw = header;
-        out->size = word;
-        out->aligned = false;
-        out->shift = 0;
+        ms_plain_block(header, word, out);
         return STRATEGY_OK;
     }
     if (match_aligned(header, ptr, word, check, s->check_base, &prefix) == MS_LIVE) {

@@ -195,6 +195,15 @@ StrategyError ms_classify_misuse(const ms_default* s, const void* ptr);
  * reallocate): STRATEGY_OK and *out filled if `ptr` is a live block of `s`,
  * else the misuse error.  A pointer that is not 16-aligned is refused
  * without reading memory. */
+/* Describes a plain block: the backend's block starts at its header. */
+static inline void ms_plain_block(ms_block_header* header, uint64_t size, ms_block* out) {
+    out->header = header;
+    out->raw = header;
+    out->size = size;
+    out->aligned = false;
+    out->shift = 0;
+}
+
 static inline StrategyError ms_find_block(const ms_default* s, void* ptr, ms_block* out) {
     ms_block_header* header = (ms_block_header*)ptr - 1;
     if (((uintptr_t)ptr & 15u) != 0 || !ms_readable(header, sizeof *header)) {
@@ -204,11 +213,7 @@ static inline StrategyError ms_find_block(const ms_default* s, void* ptr, ms_blo
     if (header->check != ms_block_check(ptr, size, s->check_base)) {
         return ms_find_other_block(s, ptr, header, out);
     }
-    out->header = header;
-    out->raw = header;
-    out->size = size;
-    out->aligned = false;
-    out->shift = 0;
+    ms_plain_block(header, size, out);
     return STRATEGY_OK;
 }
 
