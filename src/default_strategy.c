@@ -97,10 +97,6 @@ static void parent_free(void* context, void* ptr) {
 
 /* ---- the hot path ------------------------------------------------------- */
 
-static MS_NOINLINE void* commit_plain(ms_default* s, void* raw, size_t size) {
-    return ms_commit_plain(s, raw, size);
-}
-
 MS_NOINLINE void* ms_commit_plain_slow(ms_default* s, void* raw, size_t size) {
     ms_block_header* header = raw;
     if (MS_UNLIKELY(!ms_stats_on_alloc(&s->stats, size))) return ms_refuse_over_limit(s, header, raw, size);
@@ -180,11 +176,10 @@ void* default_allocate(MemoryStrategy* base, size_t size) {
         return ms_refuse_request(s, STRATEGY_ERROR_ILLEGAL_STATE, NULL, size);
     }
     size_t total = size + sizeof(ms_block_header);
-    void* raw = s->backend_allocate == NULL ? malloc(total) : s->backend_allocate(s->backend_context, total);
+    void* raw = MS_LIKELY(s->backend_allocate == NULL) ? malloc(total)
+                                                       : s->backend_allocate(s->backend_context, total);
     if (MS_UNLIKELY(raw == NULL)) return ms_refuse_backend_failure(s, NULL, size);
-    /* A tail call: default_allocate keeps only `s` and `size` across the
-     * backend call, and the accounting runs in a frame of its own. */
-    return commit_plain(s, raw, size);
+    return ms_commit_plain(s, raw, size);
 }
 
 static MS_NOINLINE void refuse_free(ms_default* s, StrategyError error, const void* ptr) {

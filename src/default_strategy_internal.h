@@ -44,7 +44,7 @@
  * The check's high 32 bits are the strategy's tag (nonzero, distinct among
  * live strategies, see default_misuse.c); the low 32 bits a hash of the
  * address and the size word mixed with the secret.  A freed block's check
- * has its low half inverted (MS_FREED_FLIP) before its memory goes back to
+ * has the low 31 bits of its low half inverted (MS_FREED_FLIP) before its memory goes back to
  * the backend (or into the quarantine), so a second free of it is told
  * from a pointer that was never a block. */
 typedef struct ms_block_header {
@@ -67,8 +67,9 @@ typedef struct ms_block_header {
 #define MS_ALIGNED_TWEAK UINT64_C(0x4b7e1d93)
 /* Room before an aligned block: the prefix word and the header. */
 #define MS_ALIGNED_OVERHEAD (sizeof(uint64_t) + sizeof(ms_block_header))
-/* XORed into a live check to mark the block freed. */
-#define MS_FREED_FLIP UINT64_C(0xffffffff)
+/* XORed into a live check to mark the block freed.  31 bits, so the XOR
+ * is one instruction with an immediate operand on x86-64. */
+#define MS_FREED_FLIP UINT64_C(0x7fffffff)
 /* XORed into a plain block's check on a strategy with debug options.  Not
  * 0 and not MS_FREED_FLIP. */
 #define MS_DEBUG_TWEAK UINT64_C(0x2c1b3c6d)
@@ -218,7 +219,7 @@ static inline StrategyError ms_find_block(const ms_default* s, void* ptr, ms_blo
 }
 
 static inline void ms_backend_release(ms_default* s, void* raw) {
-    if (s->backend_free == NULL) {
+    if (MS_LIKELY(s->backend_free == NULL)) {
         free(raw);
     } else {
         s->backend_free(s->backend_context, raw);

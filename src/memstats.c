@@ -6,6 +6,9 @@
 #include "memory_strategy.h"
 #include "memstats_internal.h"
 
+/* Signed view of the difference of two wrapping counters. */
+static int64_t ms_diff(uint64_t a, uint64_t b) { return (int64_t)(a - b); }
+
 /* A process-wide unique id, never 0.  Relaxed: only uniqueness matters. */
 static uint64_t new_id(void) {
     static _Atomic uint64_t last_id;
@@ -57,7 +60,7 @@ void ms_stats_release_memory(MemStats* stats) {
         ms_slot_chunk* chunk = ms_load_relaxed(&stats->chunks[c]);
         if (chunk == NULL) continue;
         for (uint32_t i = 0; i < MS_SLOTS_PER_CHUNK; i++) {
-            free(ms_load_relaxed(&chunk->slots[i].size_classes));
+            free(ms_load_relaxed(&chunk->size_classes[i]));
         }
         free(chunk);
         ms_store_relaxed(&stats->chunks[c], NULL);
@@ -86,6 +89,9 @@ ms_slot* ms_stats_slot_slow(MemStats* stats) {
         ms_slot_chunk* fresh = aligned_alloc(MS_CACHE_LINE, sizeof *fresh);
         if (fresh == NULL) return NULL; /* count through the shared slot instead */
         memset(fresh, 0, sizeof *fresh);
+        /* Nothing reserved yet: the floor is -slack_max (the ceiling, 0, is
+         * min(local peak 0, reserved 0)). */
+        for (uint32_t i = 0; i < MS_SLOTS_PER_CHUNK; i++) fresh->slots[i].floor = -(int64_t)stats->slack_max;
         fresh->owner = stats;
         fresh->magic = MS_STATS_MAGIC;
         ms_slot_chunk* expected = NULL;
@@ -105,47 +111,129 @@ ms_slot* ms_stats_slot_slow(MemStats* stats) {
     return slot;
 }
 
-bool ms_stats_reserve(MemStats* stats, ms_slot* slot, uint64_t net) {
-    uint64_t reserved = ms_load_relaxed(&slot->reserved);
-    int64_t need = ms_diff(net, reserved);
+/* The slot's reservation (owner-only, kept as its floor). */
+static int64_t slot_reserved(const MemStats* stats, const ms_slot* slot) {
+    return slot->floor + (int64_t)stats->slack_max;
+}
+
+/* Sets the slot's reservation and recomputes its ceiling from it and the
+ * local peak.  Owner-only plain fields (see ms_slot). */
+static void slot_set_bounds(const MemStats* stats, ms_slot* slot, int64_t reserved) {
+    int64_t local_peak = (int64_t)ms_load_relaxed(&slot->local_peak);
+    slot->floor = reserved - (int64_t)stats->slack_max;
+    slot->ceiling = local_peak < reserved ? local_peak : reserved;
+}
+
+/* Raises the slot's reservation to cover `net` plus a batch of slack.
+ * Returns false, changing nothing, if the limit does not allow it.  The
+ * caller updates the slot's bounds. */
+static bool reserve(MemStats* stats, int64_t net, int64_t* reserved) {
+    int64_t need = net - *reserved;
     int64_t added = add_reservation(stats, need, need + (int64_t)stats->batch);
     if (added < 0) return false;
-    /* Owner-only; relaxed, ordered before the release of alloc_bytes. */
-    ms_store_relaxed(&slot->reserved, reserved + (uint64_t)added);
+    *reserved += added;
     return true;
 }
 
-void ms_stats_unreserve(MemStats* stats, ms_slot* slot, uint64_t net) {
-    uint64_t want = net + stats->batch;
-    int64_t excess = ms_diff(ms_load_relaxed(&slot->reserved), want);
-    /* Relaxed: as in add_reservation; the linearisation point of this free
-     * (UsageCounting.tla, action Unreserve). */
-    ms_fetch_add_relaxed(&stats->reserved_total, -excess);
-    ms_store_relaxed(&slot->reserved, want);
+/* Hands back the slack above a batch.  Relaxed: as in add_reservation; the
+ * linearisation point of this free (UsageCounting.tla, action Unreserve). */
+static void unreserve(MemStats* stats, int64_t net, int64_t* reserved) {
+    int64_t want = net + (int64_t)stats->batch;
+    ms_fetch_add_relaxed(&stats->reserved_total, -(*reserved - want));
+    *reserved = want;
 }
 
-void ms_stats_restart_local_peak(ms_slot* slot, uint64_t epoch, uint64_t net_before) {
-    /* Owner-only.  The epoch first, then the local peak, both release:
-     * ms_stats_validate, which acquires the local peak and then reloads the
-     * epoch, sees the new epoch whenever it sees a restarted (lower) local
-     * peak, and skips that slot (models/UsageCounting.pml,
-     * VALIDATE_EPOCH_FIX; a restart between its loads was a false alarm). */
-    ms_store_release(&slot->epoch, epoch);
-    ms_store_release(&slot->local_peak, net_before);
+/* The epoch check of the full paths.  Relaxed: peak_epoch is a value; an
+ * operation that reads the old one linearises before the reset (the reader
+ * then counts this slot's current usage, see ms_stats_fold).  A slot
+ * behind restarts its local peak from its usage before this operation.
+ * The epoch first, then the local peak, both release: ms_stats_validate,
+ * which acquires the local peak and then reloads the epoch, sees the new
+ * epoch whenever it sees a restarted (lower) local peak, and skips that
+ * slot (models/UsageCounting.pml, VALIDATE_EPOCH_FIX; a restart between its
+ * loads was a false alarm). */
+static void check_epoch(const MemStats* stats, ms_slot* slot, uint64_t net_before) {
+    uint64_t epoch = ms_load_relaxed(&stats->peak_epoch);
+    if (ms_load_relaxed(&slot->epoch) != epoch) {
+        ms_store_release(&slot->epoch, epoch);
+        ms_store_release(&slot->local_peak, net_before);
+    }
+}
+
+/* The calling thread's slot, or NULL when it must use the shared overflow
+ * path.  The common case is one thread-local comparison: the slot cache
+ * (thread_registry.h) was filled by ms_stats_slot_slow, which acquired the
+ * chunk's publication, on this same thread. */
+static ms_slot* own_slot(MemStats* stats) {
+    return ms_stats_slot_cached(stats) ? (ms_slot*)ms_tl_slot_cache[0].slot : ms_stats_slot_slow(stats);
+}
+
+bool ms_stats_on_alloc(MemStats* stats, uint64_t bytes) {
+    ms_slot* slot = own_slot(stats);
+    if (slot == NULL) {
+        if (!ms_stats_record_shared(stats, bytes, false)) return false;
+        if (stats->size_histogram) ms_stats_count_size(stats, NULL, bytes);
+        return true;
+    }
+    /* Owner-only fields: relaxed loads read this thread's own last stores
+     * (or, after an index handoff, the previous owner's, ordered by the
+     * registry's release/acquire). */
+    uint64_t alloc = ms_load_relaxed(&slot->alloc_bytes) + bytes;
+    uint64_t net = alloc - ms_load_relaxed(&slot->freed_bytes);
+    check_epoch(stats, slot, net - bytes);
+    int64_t reserved = slot_reserved(stats, slot);
+    /* The reservation first: its shared update is this allocation's
+     * linearisation point (UsageCounting.tla, action Reserve). */
+    if ((int64_t)net > reserved && !reserve(stats, (int64_t)net, &reserved)) {
+        slot_set_bounds(stats, slot, reserved); /* the epoch check may have restarted the peak */
+        return false;
+    }
+    if (stats->size_histogram) ms_stats_count_size(stats, slot, bytes);
+    if (ms_diff(net, ms_load_relaxed(&slot->local_peak)) > 0) {
+        /* Relaxed: ordered before the release store of alloc_bytes. */
+        ms_store_relaxed(&slot->local_peak, net);
+    }
+    slot_set_bounds(stats, slot, reserved);
+    ms_slot_store_alloc(slot, alloc);
+    return true;
+}
+
+void ms_stats_on_free(MemStats* stats, uint64_t bytes) {
+    ms_slot* slot = own_slot(stats);
+    if (slot == NULL) {
+        (void)ms_stats_record_shared(stats, bytes, true);
+        return;
+    }
+    /* Owner-only fields: relaxed loads read this thread's own stores. */
+    uint64_t freed = ms_load_relaxed(&slot->freed_bytes) + bytes;
+    uint64_t net = ms_load_relaxed(&slot->alloc_bytes) - freed;
+    check_epoch(stats, slot, net + bytes);
+    int64_t reserved = slot_reserved(stats, slot);
+    if (reserved - (int64_t)net > (int64_t)stats->slack_max) unreserve(stats, (int64_t)net, &reserved);
+    slot_set_bounds(stats, slot, reserved);
+    ms_slot_store_free(slot, freed);
 }
 
 static unsigned size_class(uint64_t bytes) { return 63u - (unsigned)__builtin_clzll(bytes); }
 
+/* The cell holding the size-class counters of the calling thread's slot
+ * `slot` (whose index is this thread's). */
+static _Atomic(_Atomic uint64_t*)* size_classes_cell(ms_slot* slot) {
+    ms_slot_chunk* chunk = (ms_slot_chunk*)(void*)(slot - ms_tl_thread_index % MS_SLOTS_PER_CHUNK);
+    return &chunk->size_classes[ms_tl_thread_index % MS_SLOTS_PER_CHUNK];
+}
+
 void ms_stats_count_size(MemStats* stats, ms_slot* slot, uint64_t bytes) {
     unsigned k = size_class(bytes);
-    _Atomic uint64_t* classes = slot == NULL ? NULL : ms_load_relaxed(&slot->size_classes);
-    if (slot != NULL && classes == NULL) {
+    _Atomic(_Atomic uint64_t*)* cell = slot == NULL ? NULL : size_classes_cell(slot);
+    _Atomic uint64_t* classes = cell == NULL ? NULL : ms_load_relaxed(cell);
+    if (cell != NULL && classes == NULL) {
         classes = aligned_alloc(MS_CACHE_LINE, MS_SIZE_CLASSES * sizeof *classes);
         if (classes != NULL) {
             for (unsigned i = 0; i < MS_SIZE_CLASSES; i++) atomic_init(&classes[i], 0);
             /* Release: pairs with the fold's acquire, so the zeroed
              * counters are visible before the pointer. */
-            ms_store_release(&slot->size_classes, classes);
+            ms_store_release(cell, classes);
         }
     }
     if (classes == NULL) {
@@ -168,7 +256,7 @@ void ms_stats_fold_size_classes(const MemStats* stats, uint64_t* out) {
         if (chunk == NULL) continue;
         for (uint32_t i = 0; i < MS_SLOTS_PER_CHUNK; i++) {
             /* Acquire: pairs with the release in ms_stats_count_size. */
-            _Atomic uint64_t* classes = ms_load_acquire(&chunk->slots[i].size_classes);
+            _Atomic uint64_t* classes = ms_load_acquire(&chunk->size_classes[i]);
             if (classes == NULL) continue;
             for (unsigned k = 0; k < MS_SIZE_CLASSES; k++) out[k] += ms_load_relaxed(&classes[k]);
         }

@@ -8,7 +8,13 @@
  *    the owner writes it, with plain atomic stores; anyone may read it.
  *  - A slot keeps cumulative alloc/free bytes and operation counts, the high
  *    water mark of its own net usage (local_peak), and `reserved`: how many
- *    bytes it has added to the shared `reserved_total`.
+ *    bytes it has added to the shared `reserved_total` (owner-only, kept as
+ *    the slot's `floor`, see ms_slot).
+ *  - The fast paths (ms_stats_try_alloc / ms_stats_try_free) handle an
+ *    operation that changes nothing but the slot's two counters: an
+ *    allocation within the slot's ceiling (no reservation, no new local
+ *    peak), a free above its floor (no unreserve).  Everything else takes
+ *    the full path (ms_stats_on_alloc / ms_stats_on_free).
  *  - Invariant kept by every operation: net <= reserved <= net + 2*batch,
  *    where net = alloc_bytes - freed_bytes of that slot.  An operation that
  *    would break it first moves reserved_total (and raises reserved_peak),
@@ -51,23 +57,36 @@
 
 /* One cache line, written only by the thread holding its index.  Each byte
  * counter is stored with release after its operation count... see
- * ms_stats_on_alloc for the exact order and what it pairs with. */
+ * ms_slot_store_alloc for the exact order and what it pairs with.
+ *
+ * `ceiling` and `floor` are the slot's reservation in the form the fast
+ * paths test: an allocation that leaves net usage at most `ceiling` neither
+ * needs more reservation nor raises the local peak, and a free that leaves
+ * it at least `floor` does not hold too much slack.  Only the owner reads or
+ * writes them (a new owner after an index handoff reads them through the
+ * registry's release/acquire), so they are plain fields; every slow path
+ * that changes the reservation or the local peak recomputes them
+ * (ms_slot_set_reserved). */
 typedef struct ms_slot {
     alignas(MS_CACHE_LINE) _Atomic uint64_t alloc_bytes;
     _Atomic uint64_t freed_bytes;
     _Atomic uint64_t alloc_ops;
     _Atomic uint64_t free_ops;
     _Atomic uint64_t local_peak; /* max of net (two's complement) since `epoch` began */
-    _Atomic uint64_t reserved;   /* this slot's share of reserved_total (two's complement) */
     _Atomic uint64_t epoch;      /* the peak_epoch local_peak belongs to */
-    /* With a size histogram: MS_SIZE_CLASSES owner-written counters,
-     * allocated on the slot's first allocation and published with release;
-     * NULL otherwise. */
-    _Atomic(_Atomic uint64_t*) size_classes;
+    /* Owner-only: min(local_peak, reserved), as signed net usage. */
+    int64_t ceiling;
+    /* Owner-only: reserved - slack_max, where `reserved` is this slot's share
+     * of reserved_total (so reserved = floor + slack_max). */
+    int64_t floor;
 } ms_slot;
 
 typedef struct ms_slot_chunk {
     ms_slot slots[MS_SLOTS_PER_CHUNK];
+    /* With a size histogram: slot i's MS_SIZE_CLASSES owner-written
+     * counters, allocated on the slot's first allocation and published with
+     * release; NULL otherwise. */
+    _Atomic(_Atomic uint64_t*) size_classes[MS_SLOTS_PER_CHUNK];
     const MemStats* owner; /* set before publication; checked by validate */
     uint64_t magic;
 } ms_slot_chunk;
@@ -116,50 +135,26 @@ void ms_stats_init(MemStats* stats, uint64_t limit);
 /* Frees the chunks of embedded statistics. */
 void ms_stats_release_memory(MemStats* stats);
 
-/* Slow paths (out of line). */
+/* Slow paths (out of line, memstats.c). */
 ms_slot* ms_stats_slot_slow(MemStats* stats);
-bool ms_stats_reserve(MemStats* stats, ms_slot* slot, uint64_t net);
-void ms_stats_unreserve(MemStats* stats, ms_slot* slot, uint64_t net);
-void ms_stats_restart_local_peak(ms_slot* slot, uint64_t epoch, uint64_t net_before);
 void ms_stats_reset_peak(MemStats* stats);
-
-/* The epoch check both fast paths make.  Relaxed: peak_epoch is a value; an
- * operation that reads the old one linearises before the reset (the reader
- * then counts this slot's current usage, see ms_stats_fold). */
-static inline void ms_stats_check_epoch(const MemStats* stats, ms_slot* slot, uint64_t net_before) {
-    uint64_t epoch = ms_load_relaxed(&stats->peak_epoch);
-    if (MS_UNLIKELY(ms_load_relaxed(&slot->epoch) != epoch)) {
-        ms_stats_restart_local_peak(slot, epoch, net_before);
-    }
-}
 bool ms_stats_record_shared(MemStats* stats, uint64_t bytes, bool is_free);
 
-/* Returns the calling thread's slot, or NULL when it must use the shared
- * overflow path.  The common case is one thread-local comparison: the slot
- * cache (thread_registry.h) was filled by ms_stats_slot_slow, which acquired
- * the chunk's publication, on this same thread. */
-static inline ms_slot* ms_stats_slot(MemStats* stats) {
-    /* Relaxed: see ms_stats_try_alloc. */
-    if (MS_LIKELY(ms_tl_slot_cache[0].owner_id == ms_load_relaxed(&stats->id))) {
-        return (ms_slot*)ms_tl_slot_cache[0].slot;
-    }
-    return ms_stats_slot_slow(stats);
-}
-
-/* Signed view of the difference of two wrapping counters. */
-static inline int64_t ms_diff(uint64_t a, uint64_t b) { return (int64_t)(a - b); }
+/* Records an allocation of `bytes` in the calling thread's slot (or the
+ * shared one): the whole protocol, for every case the fast path declines.
+ * Returns false, recording nothing, if it would take usage above the
+ * limit. */
+bool ms_stats_on_alloc(MemStats* stats, uint64_t bytes);
+/* Records a free of `bytes` (as ms_stats_on_alloc). */
+void ms_stats_on_free(MemStats* stats, uint64_t bytes);
 
 /* The stores that end every allocation on a slot, in this order. */
-static inline void ms_slot_store_alloc(ms_slot* slot, uint64_t alloc, uint64_t net) {
-    if (ms_diff(net, ms_load_relaxed(&slot->local_peak)) > 0) {
-        /* Relaxed: ordered before the release store of alloc_bytes below. */
-        ms_store_relaxed(&slot->local_peak, net);
-    }
+static inline void ms_slot_store_alloc(ms_slot* slot, uint64_t alloc) {
     /* Release on bytes: pairs with the reader's acquire in ms_stats_fold;
-     * with local_peak stored before, a reader that sees these bytes sees a
-     * local peak covering them.  Release on the count after the bytes: pairs
-     * with ms_stats_validate's acquire of the count, so a count is never seen
-     * ahead of its bytes. */
+     * with local_peak stored before (ms_stats_on_alloc), a reader that sees
+     * these bytes sees a local peak covering them.  Release on the count
+     * after the bytes: pairs with ms_stats_validate's acquire of the count,
+     * so a count is never seen ahead of its bytes. */
     ms_store_release(&slot->alloc_bytes, alloc);
     ms_store_release(&slot->alloc_ops, ms_load_relaxed(&slot->alloc_ops) + 1);
 }
@@ -174,79 +169,45 @@ static inline void ms_slot_store_free(ms_slot* slot, uint64_t freed) {
     ms_store_release(&slot->free_ops, ms_load_relaxed(&slot->free_ops) + 1);
 }
 
-/* Records an allocation of `bytes` in the calling thread's slot.  Returns
- * false, recording nothing, if it would take usage above the limit. */
-static inline bool ms_stats_on_alloc(MemStats* stats, uint64_t bytes) {
-    ms_slot* slot = ms_stats_slot(stats);
-    if (MS_UNLIKELY(slot == NULL)) {
-        if (!ms_stats_record_shared(stats, bytes, false)) return false;
-        if (stats->size_histogram) ms_stats_count_size(stats, NULL, bytes);
-        return true;
-    }
+/* True when the calling thread's most recently used slot (the first entry
+ * of its slot cache, never NULL once filled) belongs to `stats`.  Relaxed
+ * on the id: the entry can only match an id this thread cached itself in
+ * ms_stats_slot_slow (which acquired it, and the peak epoch released with
+ * it), so the slot's epoch is current; an operation that reads an id a
+ * reset has just replaced linearises before the reset. */
+static inline bool ms_stats_slot_cached(const MemStats* stats) {
+    return ms_tl_slot_cache[0].owner_id == ms_load_relaxed(&stats->id);
+}
+
+/* The whole allocation fast path, or nothing: records the allocation and
+ * returns true when this thread's slot is cached and the new net usage is
+ * within the slot's ceiling (reserved, and not a new local peak: nothing
+ * but the two counters changes); otherwise records nothing and returns
+ * false, and the caller takes ms_stats_on_alloc.  It calls nothing, so its
+ * callers need no stack frame on the hot path. */
+static inline bool ms_stats_try_alloc(MemStats* stats, uint64_t bytes) {
+    if (MS_UNLIKELY(!ms_stats_slot_cached(stats))) return false;
+    ms_slot* slot = (ms_slot*)ms_tl_slot_cache[0].slot;
     /* Owner-only fields: relaxed loads read this thread's own last stores
      * (or, after an index handoff, the previous owner's, ordered by the
      * registry's release/acquire). */
     uint64_t alloc = ms_load_relaxed(&slot->alloc_bytes) + bytes;
-    uint64_t net = alloc - ms_load_relaxed(&slot->freed_bytes);
-    ms_stats_check_epoch(stats, slot, net - bytes);
-    if (MS_UNLIKELY(ms_diff(net, ms_load_relaxed(&slot->reserved)) > 0) &&
-        !ms_stats_reserve(stats, slot, net)) {
-        return false;
-    }
-    if (MS_UNLIKELY(stats->size_histogram)) ms_stats_count_size(stats, slot, bytes);
-    ms_slot_store_alloc(slot, alloc, net);
+    int64_t net = (int64_t)(alloc - ms_load_relaxed(&slot->freed_bytes));
+    if (MS_UNLIKELY(net > slot->ceiling)) return false;
+    ms_slot_store_alloc(slot, alloc);
     return true;
-}
-
-/* The whole allocation fast path, or nothing: records the allocation and
- * returns true when this thread's slot is cached (so its peak epoch is
- * current) and its reservation covers the new usage; otherwise records nothing and returns
- * false, and the caller takes a slow path through ms_stats_on_alloc.  It
- * calls nothing, so its callers need no stack frame on the hot path. */
-static inline bool ms_stats_try_alloc(MemStats* stats, uint64_t bytes) {
-    /* Relaxed on the id: the entry can only match an id this thread cached
-     * itself in ms_stats_slot_slow (which acquired it, and the peak epoch
-     * released with it); an operation that reads an id a reset has just
-     * replaced linearises before the reset. */
-    if (MS_UNLIKELY(ms_tl_slot_cache[0].owner_id != ms_load_relaxed(&stats->id))) return false;
-    ms_slot* slot = (ms_slot*)ms_tl_slot_cache[0].slot;
-    /* Owner-only fields: see ms_stats_on_alloc. */
-    uint64_t alloc = ms_load_relaxed(&slot->alloc_bytes) + bytes;
-    uint64_t net = alloc - ms_load_relaxed(&slot->freed_bytes);
-    if (MS_UNLIKELY(ms_diff(net, ms_load_relaxed(&slot->reserved)) > 0)) return false;
-    ms_slot_store_alloc(slot, alloc, net);
-    return true;
-}
-
-/* Records a free of `bytes` in the calling thread's slot. */
-static inline void ms_stats_on_free(MemStats* stats, uint64_t bytes) {
-    ms_slot* slot = ms_stats_slot(stats);
-    if (MS_UNLIKELY(slot == NULL)) {
-        (void)ms_stats_record_shared(stats, bytes, true);
-        return;
-    }
-    /* Owner-only fields: relaxed loads read this thread's own stores. */
-    uint64_t freed = ms_load_relaxed(&slot->freed_bytes) + bytes;
-    uint64_t net = ms_load_relaxed(&slot->alloc_bytes) - freed;
-    ms_stats_check_epoch(stats, slot, net + bytes);
-    if (MS_UNLIKELY(ms_diff(ms_load_relaxed(&slot->reserved), net) > (int64_t)stats->slack_max)) {
-        ms_stats_unreserve(stats, slot, net);
-    }
-    ms_slot_store_free(slot, freed);
 }
 
 /* The whole free fast path, or nothing (as ms_stats_try_alloc): false when
- * the slot is not cached or the free would leave more than slack_max
- * reserved; the caller then uses ms_stats_on_free. */
+ * the slot is not cached or the free would leave net usage below the
+ * slot's floor (more than slack_max reserved); the caller then uses
+ * ms_stats_on_free. */
 static inline bool ms_stats_try_free(MemStats* stats, uint64_t bytes) {
-    /* Relaxed on the id: see ms_stats_try_alloc. */
-    if (MS_UNLIKELY(ms_tl_slot_cache[0].owner_id != ms_load_relaxed(&stats->id))) return false;
+    if (MS_UNLIKELY(!ms_stats_slot_cached(stats))) return false;
     ms_slot* slot = (ms_slot*)ms_tl_slot_cache[0].slot;
     uint64_t freed = ms_load_relaxed(&slot->freed_bytes) + bytes;
-    uint64_t net = ms_load_relaxed(&slot->alloc_bytes) - freed;
-    if (MS_UNLIKELY(ms_diff(ms_load_relaxed(&slot->reserved), net) > (int64_t)stats->slack_max)) {
-        return false;
-    }
+    int64_t net = (int64_t)(ms_load_relaxed(&slot->alloc_bytes) - freed);
+    if (MS_UNLIKELY(net < slot->floor)) return false;
     ms_slot_store_free(slot, freed);
     return true;
 }
