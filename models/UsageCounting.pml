@@ -351,10 +351,9 @@ proctype Thread(byte id) {
 #ifdef RESET
             if
             :: idx < NSLOTS ->
-                /* ms_stats_try_alloc: fast when cached and within the
-                 * slot's ceiling, min(local_peak, reserved) */
+                /* ms_stats_try_alloc: fast when cached and reserved */
                 net = slot[idx].alloc_bytes + size - slot[idx].freed_bytes;
-                cache_lookup(net <= slot[idx].reserved && net <= slot[idx].local_peak);
+                cache_lookup(net <= slot[idx].reserved);
                 if
                 :: fast -> lin = true; ghost_linearise(size, 1); cover_fast_alloc: cover = 1
                 :: else -> skip

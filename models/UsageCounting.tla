@@ -244,18 +244,16 @@ ThreadExit(t) ==
 (* ms_stats_on_alloc in a thread's own slot *)
 
 (* ms_stats_try_alloc: one load of stats->id (relaxed) with the owner-only *)
-(* loads.  When the cached id is current and the new usage is within the   *)
-(* slot's ceiling, min(localPeak, reserved) (owner-only, recomputed by     *)
-(* every full path), the whole fast path follows: no reservation, no new   *)
-(* local peak (the a_peak step then changes nothing), and no epoch check   *)
-(* (the cached slot's epoch is current: it was cached after the last       *)
-(* reset); it is linearised here, before any reset whose old id it read.   *)
+(* loads.  When the cached id is current and the reservation covers the    *)
+(* new usage, the whole fast path follows, without the epoch check (the   *)
+(* cached slot's epoch is current: it was cached after the last reset);   *)
+(* it is linearised here, before any reset whose old id it read.          *)
 TryAlloc(t, s) ==
     LET i == idx[t]
         alloc == allocBytes[i] + s
         net == alloc - freedBytes[i]
     IN /\ pc[t] = "idle" /\ idx[t] \in Slots /\ calls[t] < MaxCalls
-       /\ cid[t] = statsId /\ net <= reserved[i] /\ net <= localPeak[i]
+       /\ cid[t] = statsId /\ net <= reserved[i]
        /\ calls' = [calls EXCEPT ![t] = @ + 1]
        /\ SetLoc(t, [NoLocals EXCEPT !.size = s, !.alloc = alloc, !.net = net, !.lin = TRUE])
        /\ SetPc(t, "a_peak")
@@ -269,7 +267,7 @@ AllocFull(t, s) ==
     LET i == idx[t]
         net == allocBytes[i] + s - freedBytes[i]
     IN /\ pc[t] = "idle" /\ idx[t] \in Slots /\ calls[t] < MaxCalls
-       /\ ~(cid[t] = statsId /\ net <= reserved[i] /\ net <= localPeak[i])
+       /\ ~(cid[t] = statsId /\ net <= reserved[i])
        /\ calls' = [calls EXCEPT ![t] = @ + 1]
        /\ cid' = [cid EXCEPT ![t] = statsId]
        /\ SetLoc(t, [NoLocals EXCEPT !.size = s])

@@ -111,65 +111,100 @@ ms_slot* ms_stats_slot_slow(MemStats* stats) {
     return slot;
 }
 
-/* The slot's reservation (owner-only, kept as its floor). */
-static int64_t slot_reserved(const MemStats* stats, const ms_slot* slot) {
-    return slot->floor + (int64_t)stats->slack_max;
+/* The slot's reservation (owner-only, kept as its floor).  The slow paths
+ * compute with wrapping unsigned values and compare by signed difference
+ * (ms_diff), as the counters do, so nothing overflows at the edges of the
+ * domain; a bound that wrapped only makes the fast path decline. */
+static uint64_t slot_reserved(const MemStats* stats, const ms_slot* slot) {
+    return (uint64_t)slot->floor + stats->slack_max;
 }
 
 /* Sets the slot's reservation and recomputes its ceiling from it and the
  * local peak.  Owner-only plain fields (see ms_slot). */
-static void slot_set_bounds(const MemStats* stats, ms_slot* slot, int64_t reserved) {
-    int64_t local_peak = (int64_t)ms_load_relaxed(&slot->local_peak);
-    slot->floor = reserved - (int64_t)stats->slack_max;
-    slot->ceiling = local_peak < reserved ? local_peak : reserved;
+static void slot_set_bounds(const MemStats* stats, ms_slot* slot, uint64_t reserved) {
+    uint64_t local_peak = ms_load_relaxed(&slot->local_peak);
+    slot->floor = (int64_t)(reserved - stats->slack_max);
+    slot->ceiling = (int64_t)(ms_diff(local_peak, reserved) < 0 ? local_peak : reserved);
 }
 
 /* Raises the slot's reservation to cover `net` plus a batch of slack.
  * Returns false, changing nothing, if the limit does not allow it.  The
  * caller updates the slot's bounds. */
-static bool reserve(MemStats* stats, int64_t net, int64_t* reserved) {
-    int64_t need = net - *reserved;
+static bool reserve(MemStats* stats, uint64_t net, uint64_t* reserved) {
+    int64_t need = ms_diff(net, *reserved);
     int64_t added = add_reservation(stats, need, need + (int64_t)stats->batch);
     if (added < 0) return false;
-    *reserved += added;
+    *reserved += (uint64_t)added;
     return true;
 }
 
 /* Hands back the slack above a batch.  Relaxed: as in add_reservation; the
  * linearisation point of this free (UsageCounting.tla, action Unreserve). */
-static void unreserve(MemStats* stats, int64_t net, int64_t* reserved) {
-    int64_t want = net + (int64_t)stats->batch;
-    ms_fetch_add_relaxed(&stats->reserved_total, -(*reserved - want));
+static void unreserve(MemStats* stats, uint64_t net, uint64_t* reserved) {
+    uint64_t want = net + stats->batch;
+    ms_fetch_add_relaxed(&stats->reserved_total, -ms_diff(*reserved, want));
     *reserved = want;
+}
+
+/* Restarts a slot behind the peak epoch from its usage before the current
+ * operation (owner-only).  The epoch first, then the local peak, both
+ * release: ms_stats_validate, which acquires the local peak and then reloads
+ * the epoch, sees the new epoch whenever it sees a restarted (lower) local
+ * peak, and skips that slot (models/UsageCounting.pml, VALIDATE_EPOCH_FIX;
+ * a restart between its loads was a false alarm). */
+static void ms_stats_restart_local_peak(ms_slot* slot, uint64_t epoch, uint64_t net_before) {
+    ms_store_release(&slot->epoch, epoch);
+    ms_store_release(&slot->local_peak, net_before);
 }
 
 /* The epoch check of the full paths.  Relaxed: peak_epoch is a value; an
  * operation that reads the old one linearises before the reset (the reader
- * then counts this slot's current usage, see ms_stats_fold).  A slot
- * behind restarts its local peak from its usage before this operation.
- * The epoch first, then the local peak, both release: ms_stats_validate,
- * which acquires the local peak and then reloads the epoch, sees the new
- * epoch whenever it sees a restarted (lower) local peak, and skips that
- * slot (models/UsageCounting.pml, VALIDATE_EPOCH_FIX; a restart between its
- * loads was a false alarm). */
-static void check_epoch(const MemStats* stats, ms_slot* slot, uint64_t net_before) {
+ * then counts this slot's current usage, see ms_stats_fold). */
+static void ms_stats_check_epoch(const MemStats* stats, ms_slot* slot, uint64_t net_before) {
     uint64_t epoch = ms_load_relaxed(&stats->peak_epoch);
-    if (ms_load_relaxed(&slot->epoch) != epoch) {
-        ms_store_release(&slot->epoch, epoch);
-        ms_store_release(&slot->local_peak, net_before);
+    if (ms_load_relaxed(&slot->epoch) != epoch) ms_stats_restart_local_peak(slot, epoch, net_before);
+}
+
+/* The end of every full-path allocation on a slot, once its reservation
+ * covers `net`: the local peak (before the release of the bytes), the
+ * slot's bounds, the counters. */
+static void slot_commit_alloc(const MemStats* stats, ms_slot* slot, uint64_t alloc, uint64_t net,
+                              uint64_t reserved) {
+    if (ms_diff(net, ms_load_relaxed(&slot->local_peak)) > 0) {
+        /* Relaxed: ordered before the release store of alloc_bytes. */
+        ms_store_relaxed(&slot->local_peak, net);
     }
+    slot_set_bounds(stats, slot, reserved);
+    ms_slot_store_alloc(slot, alloc);
+}
+
+/* A cached slot's allocation above its ceiling but within its reservation:
+ * a new local peak (the slot's epoch is current: it is cached).  Records it
+ * and returns true; otherwise records nothing and returns false. */
+static bool raise_local_peak(const MemStats* stats, ms_slot* slot, uint64_t bytes) {
+    uint64_t alloc = ms_load_relaxed(&slot->alloc_bytes) + bytes;
+    uint64_t net = alloc - ms_load_relaxed(&slot->freed_bytes);
+    uint64_t reserved = slot_reserved(stats, slot);
+    if (ms_diff(net, reserved) > 0) return false;
+    slot_commit_alloc(stats, slot, alloc, net, reserved);
+    return true;
 }
 
 /* The calling thread's slot, or NULL when it must use the shared overflow
  * path.  The common case is one thread-local comparison: the slot cache
  * (thread_registry.h) was filled by ms_stats_slot_slow, which acquired the
  * chunk's publication, on this same thread. */
-static ms_slot* own_slot(MemStats* stats) {
+static ms_slot* ms_stats_slot(MemStats* stats) {
     return ms_stats_slot_cached(stats) ? (ms_slot*)ms_tl_slot_cache[0].slot : ms_stats_slot_slow(stats);
 }
 
 bool ms_stats_on_alloc(MemStats* stats, uint64_t bytes) {
-    ms_slot* slot = own_slot(stats);
+    /* The common reason to get here: a new local peak (histogram statistics
+     * are never cached, see MemStats). */
+    if (ms_stats_slot_cached(stats) && raise_local_peak(stats, (ms_slot*)ms_tl_slot_cache[0].slot, bytes)) {
+        return true;
+    }
+    ms_slot* slot = ms_stats_slot(stats);
     if (slot == NULL) {
         if (!ms_stats_record_shared(stats, bytes, false)) return false;
         if (stats->size_histogram) ms_stats_count_size(stats, NULL, bytes);
@@ -180,26 +215,21 @@ bool ms_stats_on_alloc(MemStats* stats, uint64_t bytes) {
      * registry's release/acquire). */
     uint64_t alloc = ms_load_relaxed(&slot->alloc_bytes) + bytes;
     uint64_t net = alloc - ms_load_relaxed(&slot->freed_bytes);
-    check_epoch(stats, slot, net - bytes);
-    int64_t reserved = slot_reserved(stats, slot);
+    ms_stats_check_epoch(stats, slot, net - bytes);
+    uint64_t reserved = slot_reserved(stats, slot);
     /* The reservation first: its shared update is this allocation's
      * linearisation point (UsageCounting.tla, action Reserve). */
-    if ((int64_t)net > reserved && !reserve(stats, (int64_t)net, &reserved)) {
+    if (ms_diff(net, reserved) > 0 && !reserve(stats, net, &reserved)) {
         slot_set_bounds(stats, slot, reserved); /* the epoch check may have restarted the peak */
         return false;
     }
     if (stats->size_histogram) ms_stats_count_size(stats, slot, bytes);
-    if (ms_diff(net, ms_load_relaxed(&slot->local_peak)) > 0) {
-        /* Relaxed: ordered before the release store of alloc_bytes. */
-        ms_store_relaxed(&slot->local_peak, net);
-    }
-    slot_set_bounds(stats, slot, reserved);
-    ms_slot_store_alloc(slot, alloc);
+    slot_commit_alloc(stats, slot, alloc, net, reserved);
     return true;
 }
 
 void ms_stats_on_free(MemStats* stats, uint64_t bytes) {
-    ms_slot* slot = own_slot(stats);
+    ms_slot* slot = ms_stats_slot(stats);
     if (slot == NULL) {
         (void)ms_stats_record_shared(stats, bytes, true);
         return;
@@ -207,9 +237,9 @@ void ms_stats_on_free(MemStats* stats, uint64_t bytes) {
     /* Owner-only fields: relaxed loads read this thread's own stores. */
     uint64_t freed = ms_load_relaxed(&slot->freed_bytes) + bytes;
     uint64_t net = ms_load_relaxed(&slot->alloc_bytes) - freed;
-    check_epoch(stats, slot, net + bytes);
-    int64_t reserved = slot_reserved(stats, slot);
-    if (reserved - (int64_t)net > (int64_t)stats->slack_max) unreserve(stats, (int64_t)net, &reserved);
+    ms_stats_check_epoch(stats, slot, net + bytes);
+    uint64_t reserved = slot_reserved(stats, slot);
+    if (ms_diff(reserved, net) > (int64_t)stats->slack_max) unreserve(stats, net, &reserved);
     slot_set_bounds(stats, slot, reserved);
     ms_slot_store_free(slot, freed);
 }

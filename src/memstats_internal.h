@@ -11,10 +11,10 @@
  *    bytes it has added to the shared `reserved_total` (owner-only, kept as
  *    the slot's `floor`, see ms_slot).
  *  - The fast paths (ms_stats_try_alloc / ms_stats_try_free) handle an
- *    operation that changes nothing but the slot's two counters: an
- *    allocation within the slot's ceiling (no reservation, no new local
- *    peak), a free above its floor (no unreserve).  Everything else takes
- *    the full path (ms_stats_on_alloc / ms_stats_on_free).
+ *    operation on a cached slot that changes nothing but the slot's two
+ *    counters: an allocation within the slot's ceiling (no reservation, no
+ *    new local peak), a free above its floor (no unreserve).  Everything else takes the full path
+ *    (ms_stats_on_alloc / ms_stats_on_free).
  *  - Invariant kept by every operation: net <= reserved <= net + 2*batch,
  *    where net = alloc_bytes - freed_bytes of that slot.  An operation that
  *    would break it first moves reserved_total (and raises reserved_peak),
@@ -77,7 +77,8 @@ typedef struct ms_slot {
     /* Owner-only: min(local_peak, reserved), as signed net usage. */
     int64_t ceiling;
     /* Owner-only: reserved - slack_max, where `reserved` is this slot's share
-     * of reserved_total (so reserved = floor + slack_max). */
+     * of reserved_total (so reserved = floor + slack_max, wrapping: see
+     * slot_reserved in memstats.c).  A fresh slot's is -slack_max. */
     int64_t floor;
 } ms_slot;
 
@@ -179,12 +180,13 @@ static inline bool ms_stats_slot_cached(const MemStats* stats) {
     return ms_tl_slot_cache[0].owner_id == ms_load_relaxed(&stats->id);
 }
 
-/* The whole allocation fast path, or nothing: records the allocation and
- * returns true when this thread's slot is cached and the new net usage is
- * within the slot's ceiling (reserved, and not a new local peak: nothing
- * but the two counters changes); otherwise records nothing and returns
- * false, and the caller takes ms_stats_on_alloc.  It calls nothing, so its
- * callers need no stack frame on the hot path. */
+/* The allocation fast path, or nothing: records the allocation and returns
+ * true when this thread's slot is cached (so its peak epoch is current) and
+ * the new net usage is within the slot's ceiling; otherwise records nothing and
+ * returns false, and the caller takes ms_stats_on_alloc (which handles a
+ * new local peak within the reservation first, cheaply).  Within the slot's
+ * ceiling nothing but the two counters changes, and it calls nothing, so its
+ * callers need no stack frame for it. */
 static inline bool ms_stats_try_alloc(MemStats* stats, uint64_t bytes) {
     if (MS_UNLIKELY(!ms_stats_slot_cached(stats))) return false;
     ms_slot* slot = (ms_slot*)ms_tl_slot_cache[0].slot;
