@@ -32,7 +32,12 @@ def s8(v):
 # Opcodes (enum Op in ops.c) and size kinds (decode_size).
 (ALLOC, FREE, FREE_NULL, VALIDATE, STATUS, READ, FREE_STACK, FREE_INTERIOR,
  DOUBLE_FREE, SMASH, OTHER, FAIL_NEXT, DEGRADE, RESET_PEAK, ZEROED, REALLOC,
- ALIGNED) = range(17)
+ ALIGNED, OVERFLOW, PRINT, ALLOC_AT) = range(20)
+# OP_PRINT selectors (op_print in ops.c).
+(PRINT_TEXT, PRINT_JSON, PRINT_PROMETHEUS, PRINT_PROMETHEUS_BOTH, PRINT_LEAK,
+ PRINT_LEAK_JSON, PRINT_ALL, PRINT_REFUSALS) = range(8)
+# OP_OVERFLOW: how byte bits above the byte count.
+OVERFLOW_RESIZE, OVERFLOW_THEN_FREE = 8, 16
 
 
 def small(n):          # kind 12: 1 + u16 % 4096
@@ -78,6 +83,23 @@ def aligned(a, size_arg):
     return bytes([ALIGNED]) + alignment(a) + size_arg
 
 
+def overflow(index, nbytes=1, how=0, mask=0x01):
+    """Changes nbytes (1..8) past the end of live block `index`, then frees
+    it (or resizes it: OVERFLOW_RESIZE); OVERFLOW_THEN_FREE frees it once
+    repaired."""
+    return bytes([OVERFLOW, index, (nbytes - 1) | how, mask])
+
+
+def printer(selector):
+    return bytes([PRINT, selector])
+
+
+def alloc_at(file, line, size_arg):
+    """default_allocate_at: file 0 and 1 are two arrays with the same text,
+    2 one with characters JSON escapes; line 1..4."""
+    return bytes([ALLOC_AT, file | (line - 1) << 2]) + size_arg
+
+
 def reads():
     """Every read, then the error count of every kind (and two beyond)."""
     return (b"".join(bytes([READ, sel, 0]) for sel in range(12)) +
@@ -90,6 +112,10 @@ def ops_seeds():
     limit_cap = 2 << 1       # case 2: 64 KiB - 128 + u8
     limit_raw = 5 << 1       # case 5: raw u64
     histogram = 1 << 4       # config.size_histogram
+    check_overflow = 1 << 5  # config.check_overflow
+    quarantine = 1 << 6      # config.quarantine: 1 + (a byte after the limit's) % 8 slots
+    track = 1 << 7           # config.track_allocations
+    debug = check_overflow | quarantine | track
     return {
         "basic": bytes([no_flags]) + small(100) + small(200) + reads() +
         bytes([FREE, 0, VALIDATE, STATUS]) + small(1) + bytes([FREE, 1, FREE, 0]) + reads(),
@@ -155,6 +181,46 @@ def ops_seeds():
         bytes([FREE, 0, FREE, 1]) + reads(),
         "reset_peak": bytes([no_flags]) + small(3000) + small(1000) + bytes([FREE, 0, RESET_PEAK]) +
         bytes([READ, 1, 0]) + small(10) + bytes([READ, 1, 0, FREE, 0, FREE, 0, RESET_PEAK, READ, 1, 0]),
+        # The debug options (flags bits 5-7), the canary, the printers and
+        # default_allocate_at.
+        "overflow": bytes([check_overflow | histogram]) + small(100) + zeroed(3, sz(7)) +
+        aligned(128, sz(30)) + small(48) + realloc_live(0, sz(200)) +
+        overflow(0) + overflow(1, 8, OVERFLOW_RESIZE, 0xff) + overflow(2, 3, OVERFLOW_THEN_FREE, 0x10) +
+        overflow(0, 4, OVERFLOW_RESIZE | OVERFLOW_THEN_FREE, 0) + overflow(1, 8, 0, 0x5a) +
+        size_kind(8, b"\x78") + size_kind(8, b"\x79") + bytes([DEGRADE, 2]) +
+        overflow(0, 2, OVERFLOW_RESIZE) + overflow(1, 5) + printer(PRINT_ALL) + reads(),
+        "quarantine": bytes([quarantine, 2]) + small(10) + small(20) + small(30) + small(40) +
+        aligned(64, sz(50)) + aligned(256, sz(60)) + bytes([FREE, 4, DOUBLE_FREE, 0]) +
+        realloc_freed(0, sz(5)) + bytes([FREE, 4, FREE, 0, DOUBLE_FREE, 0, DOUBLE_FREE, 1, FREE, 0,
+                                         DOUBLE_FREE, 0, DOUBLE_FREE, 1, DOUBLE_FREE, 2, DOUBLE_FREE, 3]) +
+        realloc_live(0, sz(100)) + realloc_live(0, sz(7)) + realloc_freed(0, sz(9)) +
+        realloc_freed(4, sz(9)) + printer(PRINT_PROMETHEUS_BOTH) + bytes([OTHER, 0, 9, OTHER, 2, 0]) +
+        printer(PRINT_PROMETHEUS_BOTH),
+        "quarantine_leak": bytes([quarantine | leak, 7]) + small(1) + small(2) + small(3) +
+        aligned(32, sz(4)) + bytes([FREE, 0, FREE, 0]) + printer(PRINT_TEXT),
+        "track": bytes([track]) + alloc_at(0, 1, sz(100)) + alloc_at(1, 1, sz(300)) +
+        alloc_at(2, 3, sz(50)) + alloc_at(0, 2, sz(5)) + small(64) + small(64) + aligned(32, sz(7)) +
+        zeroed(2, sz(9)) + alloc_at(2, 3, sz(70)) + printer(PRINT_LEAK) + printer(PRINT_LEAK_JSON) +
+        realloc_live(1, sz(30)) + realloc_live(5, sz(1000)) + printer(PRINT_LEAK) +
+        printer(PRINT_LEAK_JSON) + bytes([FREE, 2, FREE, 0]) + printer(PRINT_ALL),
+        "track_leak": bytes([track | leak]) + alloc_at(0, 4, sz(1)) + alloc_at(1, 4, sz(2)) +
+        alloc_at(3, 4, sz(3)) + small(4000) + printer(PRINT_LEAK),
+        "track_empty": bytes([track]) + printer(PRINT_ALL) + printer(PRINT_REFUSALS) + small(8) +
+        bytes([FREE, 0]) + printer(PRINT_LEAK) + printer(PRINT_REFUSALS),
+        "debug_all": bytes([debug | histogram, 0]) + alloc_at(2, 2, sz(40)) + aligned(64, sz(10)) +
+        zeroed(4, sz(4)) + realloc_live(0, sz(80)) + small(4096) + overflow(3, 8, 0, 0x01) +
+        bytes([FREE, 1, DOUBLE_FREE, 0, FREE, 0, DOUBLE_FREE, 0, DOUBLE_FREE, 1]) +
+        bytes([OTHER, 0, 20, OTHER, 2, 0, OTHER, 3, 0, SMASH, 0, 4, 0x01, FREE_INTERIOR, 0]) + u16(16) +
+        printer(PRINT_ALL) + bytes([FAIL_NEXT]) + small(10) + size_kind(0) + printer(PRINT_ALL) +
+        bytes([DEGRADE, 2]) + printer(PRINT_ALL) + printer(PRINT_REFUSALS) + reads(),
+        "debug_limit": bytes([debug | limit_tiny]) + u16(999) + b"\x03" + small(600) +
+        alloc_at(0, 1, sz(300)) + small(200) + realloc_live(0, sz(500)) + realloc_live(1, sz(50)) +
+        overflow(0, 1, OVERFLOW_THEN_FREE) + printer(PRINT_ALL) + realloc_live(0, sz(400)) +
+        printer(PRINT_ALL),
+        "print_plain": bytes([histogram]) + small(100) + small(4000) + size_kind(0) +
+        bytes([FAIL_NEXT]) + small(10) + bytes([DOUBLE_FREE, 0, FREE, 0, DOUBLE_FREE, 0]) +
+        bytes([OTHER, 0, 1, OTHER, 0, 2, OTHER, 3, 0]) + alloc_at(2, 1, sz(3)) +
+        printer(PRINT_ALL) + printer(PRINT_REFUSALS) + bytes([DEGRADE, 2]) + printer(PRINT_ALL),
     }
 
 

@@ -2,8 +2,10 @@
  * operation sequence decoded from the input and checks it after every step
  * against a plain shadow model.
  *
- * Input: one flags byte, then operations until the input ends (see the Op
- * enum for each operation's argument bytes).
+ * Input: one flags byte (see "the run" at the end: leak at destroy, memory
+ * limit, size histogram, and the debug options check_overflow, quarantine
+ * and track_allocations), the bytes the flags ask for, then operations until
+ * the input ends (see the Op enum for each operation's argument bytes).
  *
  * Checked after every step:
  *   - every figure (get_usage_snapshot and each single getter) equals the
@@ -15,21 +17,35 @@
  *   - the status equals the shadow's;
  *   - every live block still holds the fill pattern written at allocation
  *     (its first and last bytes after every step, all of it when freed);
- *   - the backend holds exactly the shadow's live blocks;
+ *   - the backend holds exactly the shadow's live blocks plus, with
+ *     config.quarantine, the shadow's quarantined ones (the last
+ *     `quarantine` blocks released); every release gives back exactly the
+ *     block the shadow expects (the released one, or with a quarantine the
+ *     one it pushes out);
  *   - default_strategy_snapshot's size classes equal the shadow's histogram
  *     (all 0 unless the flags byte turns config.size_histogram on).
  * Per operation: a zeroed block is all zero before it is filled; a resized
  * block keeps the common prefix of its pattern and its alignment, and moves
  * the statistics as default_reallocate documents (a refused resize leaves
- * it intact and owned); an aligned block is aligned.
+ * it intact and owned); an aligned block is aligned; the backend is asked
+ * for the documented size (8 bytes more with check_overflow); a freed
+ * block still in the quarantine is a DOUBLE_FREE when freed again; a write
+ * over the canary (check_overflow) makes the next free or resize of the
+ * block a CORRUPTED_BLOCK that frees nothing; the printers of
+ * strategy_report.h and leak_report.h print valid text, JSON and
+ * Prometheus output whose figures equal the shadow's (the leak report: each
+ * live block once, under its STRATEGY_ALLOCATE site when it has one).
  *
  * The backend refuses requests above BACKEND_CAP, so valid sizes up to
  * STRATEGY_MAX_ALLOCATION fail with OUT_OF_MEMORY without allocating, and it
- * never returns freed memory to the system before the run ends (quarantine),
- * so a double free is a refused request, not a use after free.
+ * never returns freed memory to the system before the run ends, so a double
+ * free is a refused request, not a use after free.
  *
  * DEGRADED is reached through //:testing_hooks: a corruption, validate (which
  * must notice it and degrade), and the corruption undone. */
+#define _POSIX_C_SOURCE 200809L /* open_memstream, fmemopen */
+
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -39,6 +55,8 @@
 
 #include "default_strategy.h"
 #include "fuzz_input.h"
+#include "leak_report.h"
+#include "strategy_report.h"
 #include "testing_hooks.h"
 
 /* ---- constants -------------------------------------------------------- */
@@ -49,8 +67,10 @@
 #define MAX_OTHER_LIVE 8u                 /* live blocks in the second strategy */
 #define MAX_FREED 64u                     /* freed pointers kept for double frees */
 #define EDGE_BYTES 32u                    /* checked at each end after every step */
+#define CANARY_BYTES 8u                   /* check_overflow, documented in default_strategy.h */
+#define MAX_QUARANTINE 8u                 /* config.quarantine is 1 .. this when on */
 
-/* ---- the backend: capped, quarantining -------------------------------- */
+/* ---- the backend: capped, never reusing memory ------------------------ */
 
 /* Each allocation starts SLACK_BYTES (zeroed) before the pointer handed to
  * the library: default_deallocate documents that for a pointer whose header
@@ -75,6 +95,8 @@ typedef struct Backend {
     bool fail_next;     /* the next request returns NULL */
     size_t last_request;
     unsigned char* last_raw;
+    uint64_t free_calls;       /* blocks given back so far */
+    unsigned char* last_freed; /* the last one */
 } Backend;
 
 static void* backend_allocate(void* context, size_t size) {
@@ -112,6 +134,8 @@ static void backend_free(void* context, void* ptr) {
             FUZZ_CHECK(!b->blocks[i].freed);
             b->blocks[i].freed = true;
             b->outstanding--;
+            b->free_calls++;
+            b->last_freed = ptr;
             /* Scribble over the payload, as a reusing allocator would; the
              * 16 header bytes stay as the library left them. */
             if (b->blocks[i].size > HEADER_BYTES) {
@@ -153,9 +177,12 @@ static void quiet_handler(const StrategyErrorInfo* info, void* user_data) {
 
 typedef struct Block {
     unsigned char* ptr;
+    unsigned char* raw; /* the backend's block it lies in */
     size_t size;
     uint8_t seed;
     size_t alignment; /* > 16 for an aligned block (its layout differs); else 0 */
+    int site;         /* its STRATEGY_ALLOCATE site (site_id), 0 if allocated otherwise */
+    bool resized;     /* moved by reallocate since (a site is then not documented) */
 } Block;
 
 typedef struct Shadow {
@@ -170,20 +197,28 @@ typedef struct Run {
     DefaultStrategy* s;
     size_t limit; /* the main strategy's memory_limit; 0: none */
     bool histogram; /* config.size_histogram of the main strategy */
+    size_t canary;     /* CANARY_BYTES with config.check_overflow, else 0 */
+    size_t quarantine; /* config.quarantine: 0 or 1 .. MAX_QUARANTINE */
+    bool tracking;     /* config.track_allocations */
     Shadow shadow;
     ErrorLog log;
     Block live[MAX_LIVE];
     size_t live_count;
-    unsigned char* freed[MAX_FREED]; /* user pointers of the last freed blocks */
+    unsigned char* freed[MAX_FREED]; /* user pointers of the last released blocks */
     bool freed_aligned[MAX_FREED];   /* whether freed[i] was an aligned block */
-    size_t freed_total;              /* frees so far; freed[] is a ring */
+    uint64_t freed_release[MAX_FREED]; /* the release number of freed[i] */
+    uint64_t freed_total;            /* releases so far (frees, moves); freed[] is a ring */
+    /* The backend blocks of the last `quarantine` releases, at release
+     * number % quarantine: what the library's quarantine holds. */
+    unsigned char* quarantined[MAX_QUARANTINE];
     uint8_t next_seed;
     /* The second strategy, for blocks of the wrong strategy. */
     DefaultStrategy* other;
     ErrorLog other_log;
     Block other_live[MAX_OTHER_LIVE];
     size_t other_live_count;
-    uint64_t other_current;
+    uint64_t other_current, other_peak, other_total_allocated, other_total_freed;
+    uint64_t other_allocations, other_deallocations;
     uint64_t other_invalid_pointer;
     Backend backend;
 } Run;
@@ -246,6 +281,11 @@ static void check_histogram(const Run* r) {
     FUZZ_CHECK(sum == (r->histogram ? r->shadow.allocations : 0));
 }
 
+/* Blocks in the main strategy's quarantine: the last `quarantine` released. */
+static size_t quarantined_count(const Run* r) {
+    return r->freed_total < r->quarantine ? (size_t)r->freed_total : r->quarantine;
+}
+
 /* Everything the header of this file lists, after every step. */
 static void check_all(Run* r) {
     const Shadow* sh = &r->shadow;
@@ -261,7 +301,7 @@ static void check_all(Run* r) {
     FUZZ_CHECK(r->s->base.get_status(&r->s->base) == sh->status);
     for (size_t i = 0; i < r->live_count; i++) check_block_edges(&r->live[i]);
     for (size_t i = 0; i < r->other_live_count; i++) check_block_edges(&r->other_live[i]);
-    FUZZ_CHECK(r->backend.outstanding == r->live_count + r->other_live_count);
+    FUZZ_CHECK(r->backend.outstanding == r->live_count + r->other_live_count + quarantined_count(r));
     FUZZ_CHECK(get_current_usage(r->other) == r->other_current);
     FUZZ_CHECK(get_error_count(r->other, STRATEGY_ERROR_WRONG_STRATEGY) == r->other_invalid_pointer);
     FUZZ_CHECK(r->other_log.calls == r->other_invalid_pointer);
@@ -312,6 +352,11 @@ typedef enum Op {
     OP_ALLOCATE_ZEROED,  /* count byte (< 128: 0..16; else decode_size after it), size (decode_size) */
     OP_REALLOCATE,       /* selector byte (% 8: 0 NULL, 1 a freed pointer, else live block / 8), size */
     OP_ALLOCATE_ALIGNED, /* alignment (decode_alignment), size (decode_size) */
+    /* Added with the debug options; inputs written before them use only
+     * the opcodes above (as bytes 0..16), which keep their meaning. */
+    OP_OVERFLOW,         /* index byte, how byte, mask byte (op_overflow) */
+    OP_PRINT,            /* selector byte (op_print) */
+    OP_ALLOCATE_AT,      /* site byte (op_allocate_at), size (decode_size) */
     OP_COUNT
 } Op;
 
@@ -331,11 +376,14 @@ typedef struct Request {
     size_t alignment; /* of the result: 16, or the aligned block's */
     size_t offset;    /* the result lies at least this far into the backend's block */
     bool zeroed;      /* every byte of the result is zero */
+    int site;         /* the STRATEGY_ALLOCATE site of the result, 0 if none */
 } Request;
 
-static Request plain_request(size_t size) {
-    return (Request){size, size, size == 0 || size > STRATEGY_MAX_ALLOCATION, size + HEADER_BYTES, 16,
-                     HEADER_BYTES, false};
+/* A plain block: the header, the block and, with check_overflow, the
+ * canary after it. */
+static Request plain_request(const Run* r, size_t size) {
+    return (Request){size, size, size == 0 || size > STRATEGY_MAX_ALLOCATION, size + HEADER_BYTES + r->canary,
+                     16, HEADER_BYTES, false, 0};
 }
 
 /* Checks the outcome `p` of an allocating call made with the backend's
@@ -376,13 +424,13 @@ static bool settle_allocation(Run* r, unsigned char* p, const Request* q, bool f
         FUZZ_CHECK(p != NULL);
         FUZZ_CHECK(r->log.calls == calls);
         FUZZ_CHECK(((uintptr_t)p & (q->alignment - 1)) == 0);
-        /* The block lies inside what the backend returned. */
+        /* The block (and its canary) lies inside what the backend returned. */
         unsigned char* raw = r->backend.last_raw;
-        FUZZ_CHECK(raw != NULL && p >= raw + q->offset && p + size <= raw + q->backend);
+        FUZZ_CHECK(raw != NULL && p >= raw + q->offset && p + size + r->canary <= raw + q->backend);
         if (q->zeroed) {
             for (size_t i = 0; i < size; i++) FUZZ_CHECK(p[i] == 0);
         }
-        Block b = {p, size, r->next_seed++, q->alignment > 16 ? q->alignment : 0};
+        Block b = {p, raw, size, r->next_seed++, q->alignment > 16 ? q->alignment : 0, q->site, false};
         fill_block(&b);
         r->live[r->live_count++] = b;
         sh->current += size;
@@ -401,7 +449,35 @@ static void op_allocate(Run* r, size_t size) {
     bool fail_next = r->backend.fail_next;
     r->backend.last_request = 0;
     unsigned char* p = r->s->base.allocate(&r->s->base, size);
-    Request q = plain_request(size);
+    Request q = plain_request(r, size);
+    settle_allocation(r, p, &q, fail_next, calls);
+}
+
+/* Files OP_ALLOCATE_AT names: two arrays with the same text (one site per
+ * file:line, whatever the pointer), and one with characters JSON escapes. */
+static const char kFileA[] = "fuzz/ops.c";
+static const char kFileB[] = "fuzz/ops.c";
+static const char kFileC[] = "fuzz/q\"uote\\d\t.c";
+#define SITE_LINES 4 /* lines 1 .. SITE_LINES */
+#define SITE_IDS (2 * SITE_LINES + 1) /* site ids 1 .. 2 * SITE_LINES */
+
+/* The id of a file:line site: 1 .. 2 * SITE_LINES (kFileA and kFileB are
+ * one file). */
+static int site_id(const char* file, int line) { return (file == kFileC ? SITE_LINES : 0) + line; }
+
+/* default_allocate_at: with track_allocations the block's site is
+ * file:line; otherwise exactly default_allocate. */
+static void op_allocate_at(Run* r, uint8_t site_byte, size_t size) {
+    static const char* const files[4] = {kFileA, kFileB, kFileC, kFileA};
+    const char* file = files[site_byte % 4];
+    int line = 1 + (site_byte >> 2) % SITE_LINES;
+    uint64_t calls = r->log.calls;
+    bool fail_next = r->backend.fail_next;
+    r->backend.last_request = 0;
+    FUZZ_CHECK(default_allocate_at(NULL, size, file, line) == NULL);
+    unsigned char* p = default_allocate_at(&r->s->base, size, file, line);
+    Request q = plain_request(r, size);
+    q.site = site_id(file, line);
     settle_allocation(r, p, &q, fail_next, calls);
 }
 
@@ -411,7 +487,7 @@ static void op_allocate_zeroed(Run* r, size_t count, size_t size) {
     r->backend.last_request = 0;
     unsigned char* p = r->s->base.allocate_zeroed(&r->s->base, count, size);
     bool overflow = count != 0 && size > SIZE_MAX / count;
-    Request q = plain_request(overflow ? 0 : count * size);
+    Request q = plain_request(r, overflow ? 0 : count * size);
     q.reported = overflow ? SIZE_MAX : count * size;
     q.invalid = q.invalid || overflow;
     q.zeroed = true;
@@ -438,29 +514,52 @@ static void op_allocate_aligned(Run* r, size_t alignment, size_t size) {
     r->backend.last_request = 0;
     unsigned char* p = r->s->base.allocate_aligned(&r->s->base, alignment, size);
     bool power_of_two = alignment != 0 && (alignment & (alignment - 1)) == 0;
-    Request q = plain_request(size);
+    Request q = plain_request(r, size);
     if (!power_of_two || alignment > STRATEGY_MAX_ALIGNMENT) {
         q.invalid = true;
     } else if (alignment > 16 && !q.invalid) {
-        /* Documented: size + alignment + 23 (prefix word, header, padding). */
-        q.backend = size + alignment + 23;
+        /* Documented: size + alignment + 23 (prefix word, header, padding),
+         * and the canary. */
+        q.backend = size + alignment + 23 + r->canary;
         q.alignment = alignment;
         q.offset = HEADER_BYTES + 8;
     }
     settle_allocation(r, p, &q, fail_next, calls);
 }
 
-static void remember_freed(Run* r, const Block* b) {
-    r->freed_aligned[r->freed_total % MAX_FREED] = b->alignment != 0;
-    r->freed[r->freed_total++ % MAX_FREED] = b->ptr;
+/* The main strategy released block `b` (a free, or the old block of a
+ * resize), the backend having had `free_calls` frees before the call.
+ * Without a quarantine the block goes straight back to the backend; with
+ * one it is kept, and once `quarantine` blocks are kept the oldest goes
+ * back (default_strategy.h): the block released `quarantine` releases ago.
+ * Checks that exactly that block went back, then remembers `b` for double
+ * frees. */
+static void settle_release(Run* r, const Block* b, uint64_t free_calls) {
+    unsigned char* back = b->raw;
+    if (r->quarantine != 0) {
+        size_t slot = (size_t)(r->freed_total % r->quarantine);
+        back = r->freed_total >= r->quarantine ? r->quarantined[slot] : NULL;
+        r->quarantined[slot] = b->raw;
+    }
+    FUZZ_CHECK(r->backend.free_calls == free_calls + (back != NULL ? 1 : 0));
+    if (back != NULL) FUZZ_CHECK(r->backend.last_freed == back);
+    size_t at = (size_t)(r->freed_total % MAX_FREED);
+    r->freed_aligned[at] = b->alignment != 0;
+    r->freed_release[at] = r->freed_total;
+    r->freed[at] = b->ptr;
+    r->freed_total++;
 }
 
-/* What freeing (or resizing) freed[i] again reports.  The backend scribbles
- * over everything after the first 16 bytes of a freed allocation, which for
- * an aligned block includes its header (it starts at least 24 bytes in):
- * "a freed block whose header the backend reused" is INVALID_POINTER. */
+/* What freeing (or resizing) freed[i] again reports.  A block still in the
+ * quarantine has its header intact: DOUBLE_FREE, always (documented).  The
+ * backend scribbles over everything after the first 16 bytes of a block it
+ * got back, which for an aligned block includes its header (it starts at
+ * least 24 bytes in): "a freed block whose header the backend reused" is
+ * INVALID_POINTER.  A plain block's header is the backend block's first 16
+ * bytes, left intact: DOUBLE_FREE. */
 static StrategyError freed_error(const Run* r, size_t i) {
-    return r->freed_aligned[i] ? STRATEGY_ERROR_INVALID_POINTER : STRATEGY_ERROR_DOUBLE_FREE;
+    bool quarantined = r->quarantine != 0 && r->freed_release[i] + r->quarantine >= r->freed_total;
+    return r->freed_aligned[i] && !quarantined ? STRATEGY_ERROR_INVALID_POINTER : STRATEGY_ERROR_DOUBLE_FREE;
 }
 
 static void op_deallocate(Run* r, size_t index) {
@@ -469,16 +568,15 @@ static void op_deallocate(Run* r, size_t index) {
     Block b = r->live[index];
     check_block_full(&b);
     uint64_t calls = r->log.calls;
-    size_t outstanding = r->backend.outstanding;
+    uint64_t free_calls = r->backend.free_calls;
     r->s->base.deallocate(&r->s->base, b.ptr);
     /* ACTIVE and DEGRADED (the only statuses reached here) allow frees. */
     FUZZ_CHECK(r->log.calls == calls);
-    FUZZ_CHECK(r->backend.outstanding == outstanding - 1);
     r->live[index] = r->live[--r->live_count];
     r->shadow.current -= b.size;
     r->shadow.total_freed += b.size;
     r->shadow.deallocations++;
-    remember_freed(r, &b);
+    settle_release(r, &b, free_calls);
 }
 
 /* Resizes a live block (or NULL, which is allocate, or a freed pointer,
@@ -491,7 +589,7 @@ static void op_reallocate(Run* r, uint8_t selector, size_t size) {
     if (r->live_count == 0 || selector % 8 == 0) {
         if (r->live_count == MAX_LIVE) return;
         unsigned char* p = r->s->base.reallocate(&r->s->base, NULL, size);
-        Request q = plain_request(size);
+        Request q = plain_request(r, size);
         settle_allocation(r, p, &q, fail_next, calls);
         return;
     }
@@ -513,11 +611,12 @@ static void op_reallocate(Run* r, uint8_t selector, size_t size) {
     size_t index = (selector >> 3) % r->live_count;
     Block old = r->live[index];
     check_block_full(&old);
-    size_t request = old.alignment != 0 ? size + old.alignment + 23 : size + HEADER_BYTES;
+    size_t request = (old.alignment != 0 ? size + old.alignment + 23 : size + HEADER_BYTES) + r->canary;
     bool backend_refuses = fail_next || (!invalid && request > BACKEND_CAP);
     /* The old block is counted while the new one is: room for both. */
     bool over_limit = r->limit != 0 && size > r->limit - sh->current;
     uint64_t current_before = sh->current, allocations_before = sh->allocations;
+    uint64_t free_calls = r->backend.free_calls;
     unsigned char* p = r->s->base.reallocate(&r->s->base, old.ptr, size);
     if (invalid || !allowed || backend_refuses || over_limit) {
         FUZZ_CHECK(p == NULL);
@@ -540,11 +639,16 @@ static void op_reallocate(Run* r, uint8_t selector, size_t size) {
     FUZZ_CHECK(r->backend.last_request == request);
     size_t alignment = old.alignment != 0 ? old.alignment : 16;
     FUZZ_CHECK(((uintptr_t)p & (alignment - 1)) == 0);
-    Block b = {p, size, old.seed, old.alignment};
+    /* Over a custom backend the block is moved: a new block, then the old
+     * one released. */
+    FUZZ_CHECK(p != old.ptr);
+    unsigned char* raw = r->backend.last_raw;
+    FUZZ_CHECK(raw != NULL && p + size + r->canary <= raw + request);
+    Block b = {p, raw, size, old.seed, old.alignment, old.site, true};
     check_range(&b, 0, old.size < size ? old.size : size); /* the common prefix */
     fill_block(&b);
     r->live[index] = b;
-    if (p != old.ptr) remember_freed(r, &old);
+    settle_release(r, &old, free_calls);
     /* One free of the old size and one allocation of the new.  With a limit
      * the allocation is recorded first (both sizes count at once); without,
      * the free first. */
@@ -619,10 +723,13 @@ static void op_other_strategy(Run* r, uint8_t selector, size_t index) {
             size_t size = 1 + index % 256;
             unsigned char* p = r->other->base.allocate(&r->other->base, size);
             FUZZ_CHECK(p != NULL);
-            Block b = {p, size, r->next_seed++, 0};
+            Block b = {p, r->backend.last_raw, size, r->next_seed++, 0, 0, false};
             fill_block(&b);
             r->other_live[r->other_live_count++] = b;
             r->other_current += size;
+            if (r->other_current > r->other_peak) r->other_peak = r->other_current;
+            r->other_total_allocated += size;
+            r->other_allocations++;
         }
         break;
     case 1: /* free it there */
@@ -633,6 +740,8 @@ static void op_other_strategy(Run* r, uint8_t selector, size_t index) {
             r->other->base.deallocate(&r->other->base, b.ptr);
             r->other_live[index] = r->other_live[--r->other_live_count];
             r->other_current -= b.size;
+            r->other_total_freed += b.size;
+            r->other_deallocations++;
         }
         break;
     case 2: /* a block of the other strategy, freed in this one */
@@ -734,6 +843,933 @@ static void op_degrade(Run* r, uint8_t kind_byte) {
     FUZZ_CHECK(r->s->base.validate(&r->s->base));
 }
 
+/* ---- a write past the end (check_overflow) -------------------------------- */
+
+/* Changes `how % 8 + 1` bytes just past the end of a live block (the
+ * canary, inside the backend's block) by XOR with `mask` (0 counts as
+ * 0x80), then frees it (bit 3 of `how`: resizes it instead).  Documented:
+ * the canary is checked when the block is freed or resized, and a damaged
+ * one is STRATEGY_ERROR_CORRUPTED_BLOCK with the operation refused: nothing
+ * freed, no statistic changed, the block not written, still owned.  The
+ * canary is then repaired; with bit 4 of `how` the block is freed (normally)
+ * at once.  Skipped without check_overflow: past the end there may be
+ * nothing the block owns. */
+static void op_overflow(Run* r, size_t index, uint8_t how, uint8_t mask) {
+    if (r->canary == 0 || r->live_count == 0) return;
+    index %= r->live_count;
+    Block b = r->live[index];
+    size_t n = 1 + how % CANARY_BYTES;
+    if (mask == 0) mask = 0x80;
+    unsigned char* past = b.ptr + b.size;
+    for (size_t i = 0; i < n; i++) past[i] ^= mask;
+    uint64_t calls = r->log.calls;
+    uint64_t free_calls = r->backend.free_calls;
+    size_t outstanding = r->backend.outstanding;
+    uint64_t current = r->shadow.current, deallocations = r->shadow.deallocations;
+    if (how & 8) {
+        size_t size = b.size + 1 + mask; /* valid: live blocks are below BACKEND_CAP */
+        bool allowed = r->shadow.status == STRATEGY_ACTIVE;
+        r->backend.last_request = 0;
+        FUZZ_CHECK(r->s->base.reallocate(&r->s->base, b.ptr, size) == NULL);
+        expect_error(r, calls, allowed ? STRATEGY_ERROR_CORRUPTED_BLOCK : STRATEGY_ERROR_ILLEGAL_STATE, b.ptr,
+                     size);
+        FUZZ_CHECK(r->backend.last_request == 0); /* refused before the backend was asked */
+    } else {
+        r->s->base.deallocate(&r->s->base, b.ptr);
+        expect_error(r, calls, STRATEGY_ERROR_CORRUPTED_BLOCK, b.ptr, 0);
+    }
+    FUZZ_CHECK(r->backend.free_calls == free_calls && r->backend.outstanding == outstanding);
+    FUZZ_CHECK(get_current_usage(r->s) == current && get_deallocation_count(r->s) == deallocations);
+    check_block_full(&b);
+    /* Not written either: the damaged bytes are as they were left. */
+    for (size_t i = 0; i < n; i++) {
+        past[i] ^= mask;
+    }
+    if (how & 16) op_deallocate(r, index);
+}
+
+/* ---- reading the printers' output ----------------------------------------- */
+
+/* Each take_* consumes what it names at *p and returns true, or returns
+ * false leaving *p wherever it stopped. */
+static bool take(const char** p, const char* text) {
+    size_t n = strlen(text);
+    if (strncmp(*p, text, n) != 0) return false;
+    *p += n;
+    return true;
+}
+
+static bool take_bytes(const char** p, const char* bytes, size_t n) {
+    if (strncmp(*p, bytes, n) != 0) return false;
+    *p += n;
+    return true;
+}
+
+/* A decimal number (digits only) that fits in 64 bits. */
+static bool take_u64(const char** p, uint64_t* value) {
+    const char* at = *p;
+    uint64_t v = 0;
+    if (*at < '0' || *at > '9') return false;
+    for (; *at >= '0' && *at <= '9'; at++) {
+        unsigned digit = (unsigned)(*at - '0');
+        if (v > (UINT64_MAX - digit) / 10) return false;
+        v = v * 10 + digit;
+    }
+    *value = v;
+    *p = at;
+    return true;
+}
+
+/* `word` then `next` (so a word that merely starts another is not taken). */
+static bool take_word(const char** p, const char* word, const char* next) {
+    const char* at = *p;
+    if (!take(&at, word) || !take(&at, next)) return false;
+    *p = at;
+    return true;
+}
+
+/* A decimal number equal to `want`. */
+static bool take_value(const char** p, uint64_t want) {
+    uint64_t v;
+    return take_u64(p, &v) && v == want;
+}
+
+/* strategy_error_name with spaces as underscores (strategy_report.h). */
+static void error_identifier(unsigned kind, char* out, size_t capacity) {
+    snprintf(out, capacity, "%s", strategy_error_name((StrategyError)kind));
+    for (char* c = out; *c != '\0'; c++) {
+        if (*c == ' ') *c = '_';
+    }
+}
+
+/* Error kinds the reports list: all but STRATEGY_OK and the leak report. */
+static bool listed_kind(unsigned kind) { return kind != STRATEGY_OK && kind != STRATEGY_ERROR_LEAK; }
+
+/* The main strategy's name: every character the printers must escape (JSON:
+ * quote, backslash, control characters; Prometheus: quote, backslash,
+ * newline), a tab, and a non-ASCII UTF-8 character. */
+static const char kMainName[] = "main \"q\" \\ \n\t\x01 \xc3\xa9";
+static const char kOtherName[] = "other";
+
+/* ---- JSON: checked against the grammar, without building a tree ---------- */
+
+typedef struct JsonCursor {
+    const char* p;
+    int depth;
+} JsonCursor;
+
+static void json_space(JsonCursor* c) {
+    while (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r') c->p++;
+}
+
+static int hex_digit(char ch) {
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+    return -1;
+}
+
+/* The length of the UTF-8 sequence at `s` (whose first byte is >= 0x80),
+ * or 0 if it is malformed. */
+static size_t utf8_length(const unsigned char* s) {
+    unsigned char c = s[0];
+    size_t n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80) return 0;
+    }
+    return n;
+}
+
+/* A string at c->p: well formed (escapes, no raw control characters, valid
+ * UTF-8).  Its decoded bytes go to out (if not NULL; at most `capacity`,
+ * else false) and their number to *length. */
+static bool json_string(JsonCursor* c, char* out, size_t capacity, size_t* length) {
+    const unsigned char* p = (const unsigned char*)c->p;
+    size_t n = 0;
+    if (*p++ != '"') return false;
+    while (*p != '"') {
+        unsigned char decoded[4] = {*p};
+        size_t run = 1, size = 1;
+        if (*p < 0x20) return false; /* a raw control character, or the end of the text */
+        if (*p == '\\') {
+            run = 2;
+            switch (p[1]) {
+            case '"':
+            case '\\':
+            case '/': decoded[0] = p[1]; break;
+            case 'b': decoded[0] = '\b'; break;
+            case 'f': decoded[0] = '\f'; break;
+            case 'n': decoded[0] = '\n'; break;
+            case 'r': decoded[0] = '\r'; break;
+            case 't': decoded[0] = '\t'; break;
+            case 'u': {
+                unsigned v = 0;
+                for (size_t i = 2; i < 6; i++) {
+                    int h = hex_digit((char)p[i]);
+                    if (h < 0) return false;
+                    v = v * 16 + (unsigned)h;
+                }
+                if (v >= 0xd800 && v <= 0xdfff) return false; /* no surrogate pairs are printed */
+                run = 6;
+                if (v < 0x80) {
+                    decoded[0] = (unsigned char)v;
+                } else if (v < 0x800) {
+                    decoded[0] = (unsigned char)(0xc0 | v >> 6);
+                    decoded[1] = (unsigned char)(0x80 | (v & 0x3f));
+                    size = 2;
+                } else {
+                    decoded[0] = (unsigned char)(0xe0 | v >> 12);
+                    decoded[1] = (unsigned char)(0x80 | ((v >> 6) & 0x3f));
+                    decoded[2] = (unsigned char)(0x80 | (v & 0x3f));
+                    size = 3;
+                }
+                break;
+            }
+            default: return false;
+            }
+        } else if (*p >= 0x80) {
+            run = size = utf8_length(p);
+            if (run == 0) return false;
+            memcpy(decoded, p, run);
+        }
+        if (out != NULL) {
+            if (n + size > capacity) return false;
+            memcpy(out + n, decoded, size);
+        }
+        n += size;
+        p += run;
+    }
+    c->p = (const char*)p + 1;
+    if (length != NULL) *length = n;
+    return true;
+}
+
+static bool json_number(JsonCursor* c) {
+    const char* p = c->p;
+    if (*p == '-') p++;
+    if (*p == '0') {
+        p++;
+    } else if (*p >= '1' && *p <= '9') {
+        while (*p >= '0' && *p <= '9') p++;
+    } else {
+        return false;
+    }
+    if (*p == '.') {
+        p++;
+        if (*p < '0' || *p > '9') return false;
+        while (*p >= '0' && *p <= '9') p++;
+    }
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        if (*p == '+' || *p == '-') p++;
+        if (*p < '0' || *p > '9') return false;
+        while (*p >= '0' && *p <= '9') p++;
+    }
+    c->p = p;
+    return true;
+}
+
+static bool json_value(JsonCursor* c);
+
+/* The members of an object or the elements of an array, after c->p's '{'
+ * or '['. */
+static bool json_members(JsonCursor* c, bool object) {
+    char close = object ? '}' : ']';
+    c->p++;
+    json_space(c);
+    if (*c->p == close) {
+        c->p++;
+        return true;
+    }
+    for (;;) {
+        if (object) {
+            if (!json_string(c, NULL, 0, NULL)) return false;
+            json_space(c);
+            if (*c->p != ':') return false;
+            c->p++;
+        }
+        if (!json_value(c)) return false;
+        json_space(c);
+        if (*c->p == close) {
+            c->p++;
+            return true;
+        }
+        if (*c->p != ',') return false;
+        c->p++;
+        json_space(c);
+    }
+}
+
+static bool json_value(JsonCursor* c) {
+    json_space(c);
+    switch (*c->p) {
+    case '{':
+    case '[': {
+        if (++c->depth > 8) return false; /* the printers nest 3 deep */
+        bool ok = json_members(c, *c->p == '{');
+        c->depth--;
+        return ok;
+    }
+    case '"': return json_string(c, NULL, 0, NULL);
+    case 't': return take(&c->p, "true");
+    case 'f': return take(&c->p, "false");
+    case 'n': return take(&c->p, "null");
+    default: return json_number(c);
+    }
+}
+
+/* True if `text` is one JSON value and nothing else but white space. */
+static bool json_valid(const char* text) {
+    JsonCursor c = {text, 0};
+    if (!json_value(&c)) return false;
+    json_space(&c);
+    return *c.p == '\0';
+}
+
+/* What follows the one "key": in `json` (NULL if none; two fail the run).
+ * Keys are found by text: in a valid document "key": cannot occur inside
+ * a string (a quote there is escaped). */
+static const char* json_key(const char* json, const char* key) {
+    char pattern[64];
+    snprintf(pattern, sizeof pattern, "\"%s\":", key);
+    const char* at = strstr(json, pattern);
+    if (at == NULL) return NULL;
+    FUZZ_CHECK(strstr(at + 1, pattern) == NULL);
+    return at + strlen(pattern);
+}
+
+/* The unsigned integer value of "key". */
+static uint64_t json_u64(const char* json, const char* key) {
+    const char* p = json_key(json, key);
+    uint64_t v = 0;
+    FUZZ_CHECK(p != NULL && take_u64(&p, &v) && (*p == ',' || *p == '}'));
+    return v;
+}
+
+/* Checks that the string value of "key" decodes to `want` (`length` bytes). */
+static void json_string_is(const char* json, const char* key, const char* want, size_t length) {
+    JsonCursor c = {json_key(json, key), 0};
+    char decoded[64];
+    size_t n = 0;
+    FUZZ_CHECK(c.p != NULL && json_string(&c, decoded, sizeof decoded, &n));
+    FUZZ_CHECK(n == length && memcmp(decoded, want, n) == 0);
+}
+
+/* ---- strategy_report.h -------------------------------------------------- */
+
+/* The text after `label` and its padding, on the one line of `text` that
+ * starts with two spaces and `label`; NULL if there is none. */
+static const char* report_line(const char* text, const char* label) {
+    char pattern[32];
+    snprintf(pattern, sizeof pattern, "\n  %s ", label);
+    const char* at = strstr(text, pattern);
+    if (at == NULL) return NULL;
+    FUZZ_CHECK(strstr(at + 1, pattern) == NULL);
+    at += strlen(pattern);
+    while (*at == ' ') at++;
+    return at;
+}
+
+/* print_strategy_report: the lines strategy_report.h shows, with the
+ * shadow's figures (the layout is for reading, so only the labels, the
+ * words around the numbers and the numbers are compared, not the padding,
+ * nor the order of the error kinds). */
+static void check_report_text(const Run* r, const char* text) {
+    const Shadow* sh = &r->shadow;
+    const char* p = text;
+    FUZZ_CHECK(take(&p, "memstrategy \"") && take(&p, kMainName) && take(&p, "\" (") &&
+               take(&p, strategy_status_name(sh->status)) && take(&p, ")\n"));
+    p = report_line(text, "current usage");
+    FUZZ_CHECK(p != NULL && take_value(&p, sh->current) && take(&p, " bytes in ") &&
+               take_value(&p, r->live_count) && take(&p, " blocks\n"));
+    p = report_line(text, "peak usage");
+    FUZZ_CHECK(p != NULL && take_value(&p, sh->peak) && take(&p, " bytes (over-report bound 0)\n"));
+    p = report_line(text, "total allocated");
+    FUZZ_CHECK(p != NULL && take_value(&p, sh->total_allocated) && take(&p, " bytes in ") &&
+               take_value(&p, sh->allocations) && take(&p, " allocations\n"));
+    p = report_line(text, "total freed");
+    FUZZ_CHECK(p != NULL && take_value(&p, sh->total_freed) && take(&p, " bytes in ") &&
+               take_value(&p, sh->deallocations) && take(&p, " deallocations\n"));
+    p = report_line(text, "memory limit");
+    FUZZ_CHECK(p != NULL && (r->limit != 0 ? take_value(&p, r->limit) && take(&p, " bytes\n") : take(&p, "none\n")));
+
+    /* "errors            2 (limit exceeded 2); last: limit exceeded" */
+    uint64_t total = 0;
+    unsigned kinds = 0;
+    for (unsigned k = 0; k < STRATEGY_ERROR_COUNT; k++) {
+        if (listed_kind(k)) total += sh->errors[k];
+        if (listed_kind(k) && sh->errors[k] != 0) kinds++;
+    }
+    p = report_line(text, "errors");
+    FUZZ_CHECK(p != NULL);
+    if (total == 0) {
+        FUZZ_CHECK(take(&p, "none\n"));
+    } else {
+        FUZZ_CHECK(take_value(&p, total) && take(&p, " ("));
+        bool seen[STRATEGY_ERROR_COUNT] = {false};
+        for (unsigned i = 0; i < kinds; i++) {
+            FUZZ_CHECK(i == 0 || take(&p, ", "));
+            unsigned k = 0;
+            while (k < STRATEGY_ERROR_COUNT && !(listed_kind(k) && take_word(&p, strategy_error_name((StrategyError)k), " "))) {
+                k++;
+            }
+            FUZZ_CHECK(k < STRATEGY_ERROR_COUNT && !seen[k] && sh->errors[k] != 0 && take_value(&p, sh->errors[k]));
+            seen[k] = true;
+        }
+        FUZZ_CHECK(take(&p, "); last: ") && take(&p, strategy_error_name(sh->last_error)) && take(&p, "\n"));
+    }
+
+    /* With the histogram: "sizes (bytes)     1-1: 3, 16-31: 2" (or none). */
+    p = report_line(text, "sizes (bytes)");
+    FUZZ_CHECK((p != NULL) == r->histogram);
+    if (p == NULL) return;
+    unsigned classes = 0;
+    for (unsigned k = 0; k < STRATEGY_SIZE_CLASSES; k++) classes += sh->size_classes[k] != 0;
+    if (classes == 0) {
+        FUZZ_CHECK(take(&p, "none\n"));
+        return;
+    }
+    uint64_t previous = 0;
+    for (unsigned i = 0; i < classes; i++) {
+        uint64_t low = 0, high = 0;
+        FUZZ_CHECK((i == 0 || take(&p, ", ")) && take_u64(&p, &low) && take(&p, "-") && take_u64(&p, &high) &&
+                   take(&p, ": "));
+        FUZZ_CHECK(low != 0 && (low & (low - 1)) == 0 && high == low + (low - 1) && low > previous);
+        previous = low;
+        unsigned k = 63u - (unsigned)__builtin_clzll((unsigned long long)low);
+        FUZZ_CHECK(sh->size_classes[k] != 0 && take_value(&p, sh->size_classes[k]));
+    }
+    FUZZ_CHECK(take(&p, "\n"));
+}
+
+/* print_strategy_json: valid JSON on one line, each figure the shadow's. */
+static void check_report_json(const Run* r, const char* text) {
+    const Shadow* sh = &r->shadow;
+    FUZZ_CHECK(json_valid(text) && text[0] == '{');
+    const char* newline = strchr(text, '\n');
+    FUZZ_CHECK(newline != NULL && newline[1] == '\0');
+    json_string_is(text, "name", kMainName, sizeof kMainName - 1);
+    const char* status = strategy_status_name(sh->status);
+    json_string_is(text, "status", status, strlen(status));
+    FUZZ_CHECK(json_u64(text, "current_bytes") == sh->current);
+    FUZZ_CHECK(json_u64(text, "peak_bytes") == sh->peak);
+    FUZZ_CHECK(json_u64(text, "peak_overreport_bound_bytes") == 0);
+    FUZZ_CHECK(json_u64(text, "total_allocated_bytes") == sh->total_allocated);
+    FUZZ_CHECK(json_u64(text, "total_freed_bytes") == sh->total_freed);
+    FUZZ_CHECK(json_u64(text, "allocations") == sh->allocations);
+    FUZZ_CHECK(json_u64(text, "deallocations") == sh->deallocations);
+    FUZZ_CHECK(json_u64(text, "live_blocks") == r->live_count);
+    FUZZ_CHECK(json_u64(text, "memory_limit_bytes") == r->limit);
+    char id[32];
+    error_identifier(sh->last_error, id, sizeof id);
+    json_string_is(text, "last_error", id, strlen(id));
+    FUZZ_CHECK(json_key(text, "errors") != NULL);
+    for (unsigned k = 0; k < STRATEGY_ERROR_COUNT; k++) {
+        error_identifier(k, id, sizeof id);
+        if (listed_kind(k)) {
+            FUZZ_CHECK(json_u64(text, id) == sh->errors[k]);
+        } else {
+            FUZZ_CHECK(json_key(text, id) == NULL);
+        }
+    }
+    const char* p = json_key(text, "size_classes");
+    FUZZ_CHECK((p != NULL) == r->histogram);
+    if (p == NULL) return;
+    FUZZ_CHECK(take(&p, "["));
+    for (unsigned k = 0; k < STRATEGY_SIZE_CLASSES; k++) {
+        FUZZ_CHECK((k == 0 || take(&p, ",")) && take_value(&p, sh->size_classes[k]));
+    }
+    FUZZ_CHECK(take(&p, "]"));
+}
+
+/* What the Prometheus printer shows of one strategy. */
+typedef struct Figures {
+    const char* name;
+    size_t name_length;
+    uint64_t family[9]; /* in the order of kFamilies */
+    uint64_t errors[STRATEGY_ERROR_COUNT];
+    const uint64_t* size_classes; /* NULL without the histogram */
+} Figures;
+
+/* The families strategy_report.h lists, with their types; then the error
+ * counts and the histogram. */
+#define FAMILY_ERRORS 9
+#define FAMILY_SIZES 10
+#define FAMILIES 11
+static const struct {
+    const char* name;
+    const char* type;
+} kFamilies[FAMILIES] = {
+    {"memstrategy_current_bytes", "gauge"},
+    {"memstrategy_peak_bytes", "gauge"},
+    {"memstrategy_peak_overreport_bytes", "gauge"},
+    {"memstrategy_allocated_bytes_total", "counter"},
+    {"memstrategy_freed_bytes_total", "counter"},
+    {"memstrategy_allocations_total", "counter"},
+    {"memstrategy_deallocations_total", "counter"},
+    {"memstrategy_live_blocks", "gauge"},
+    {"memstrategy_limit_bytes", "gauge"},
+    {"memstrategy_errors_total", "counter"},
+    {"memstrategy_allocation_size_bytes", "histogram"},
+};
+
+static Figures main_figures(const Run* r) {
+    const Shadow* sh = &r->shadow;
+    Figures f = {kMainName,
+                 sizeof kMainName - 1,
+                 {sh->current, sh->peak, 0, sh->total_allocated, sh->total_freed, sh->allocations,
+                  sh->deallocations, r->live_count, r->limit},
+                 {0},
+                 r->histogram ? sh->size_classes : NULL};
+    memcpy(f.errors, sh->errors, sizeof f.errors);
+    return f;
+}
+
+static Figures other_figures(const Run* r) {
+    Figures f = {kOtherName,
+                 sizeof kOtherName - 1,
+                 {r->other_current, r->other_peak, 0, r->other_total_allocated, r->other_total_freed,
+                  r->other_allocations, r->other_deallocations, r->other_live_count, 0},
+                 {0},
+                 NULL};
+    f.errors[STRATEGY_ERROR_WRONG_STRATEGY] = r->other_invalid_pointer;
+    return f;
+}
+
+/* A label value between quotes at *p: only \\, \" and \n may be escaped
+ * (the exposition format); decoded into out. */
+static bool take_label_value(const char** p, char* out, size_t capacity, size_t* length) {
+    const char* at = *p;
+    size_t n = 0;
+    if (*at++ != '"') return false;
+    for (; *at != '"'; at++) {
+        char ch = *at;
+        if (ch == '\0' || ch == '\n') return false;
+        if (ch == '\\') {
+            at++;
+            if (*at != '\\' && *at != '"' && *at != 'n') return false;
+            ch = *at == 'n' ? '\n' : *at;
+        }
+        if (n == capacity) return false;
+        out[n++] = ch;
+    }
+    *p = at + 1;
+    *length = n;
+    return true;
+}
+
+static bool is_name_char(char ch, bool first) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_' || ch == ':' ||
+           (!first && ch >= '0' && ch <= '9');
+}
+
+/* The shadow's cumulative count of allocations up to `le` bytes: the size
+ * classes whose largest size (2^(k+1) - 1) is at most `le`. */
+static uint64_t cumulative_sizes(const uint64_t* classes, uint64_t le) {
+    uint64_t n = 0;
+    for (unsigned k = 0; k < STRATEGY_SIZE_CLASSES; k++) {
+        if ((UINT64_C(1) << k) + ((UINT64_C(1) << k) - 1) <= le) n += classes[k];
+    }
+    return n;
+}
+
+/* One sample line (without its newline) of `count` strategies' output:
+ * well formed, of a documented family, labelled with one of the strategies'
+ * names, with the shadow's value.  Counts it in seen[family][strategy]. */
+static void check_prometheus_sample(const char* line, const Figures* figures, size_t count,
+                                    unsigned seen[FAMILIES][2], unsigned kinds_seen[2][STRATEGY_ERROR_COUNT]) {
+    const char* p = line;
+    const char* metric = p;
+    FUZZ_CHECK(is_name_char(*p, true));
+    while (is_name_char(*p, false)) p++;
+    size_t metric_length = (size_t)(p - metric);
+    FUZZ_CHECK(take(&p, "{"));
+    char name[64] = "", kind[32] = "", le[32] = "";
+    size_t name_length = SIZE_MAX, kind_length = SIZE_MAX, le_length = SIZE_MAX;
+    for (bool first = true; !take(&p, "}"); first = false) {
+        FUZZ_CHECK(first || take(&p, ","));
+        if (take(&p, "name=")) {
+            FUZZ_CHECK(name_length == SIZE_MAX && take_label_value(&p, name, sizeof name, &name_length));
+        } else if (take(&p, "kind=")) {
+            FUZZ_CHECK(kind_length == SIZE_MAX && take_label_value(&p, kind, sizeof kind - 1, &kind_length));
+            kind[kind_length] = '\0';
+        } else {
+            FUZZ_CHECK(take(&p, "le=") && le_length == SIZE_MAX && take_label_value(&p, le, sizeof le - 1, &le_length));
+            le[le_length] = '\0';
+        }
+    }
+    uint64_t value = 0;
+    FUZZ_CHECK(take(&p, " ") && take_u64(&p, &value) && *p == '\n');
+    size_t s = 0;
+    while (s < count && !(name_length == figures[s].name_length && memcmp(name, figures[s].name, name_length) == 0)) {
+        s++;
+    }
+    FUZZ_CHECK(s < count);
+    const Figures* f = &figures[s];
+    for (unsigned i = 0; i < FAMILY_ERRORS; i++) {
+        if (metric_length == strlen(kFamilies[i].name) && strncmp(metric, kFamilies[i].name, metric_length) == 0) {
+            FUZZ_CHECK(kind_length == SIZE_MAX && le_length == SIZE_MAX && value == f->family[i]);
+            seen[i][s]++;
+            return;
+        }
+    }
+    const char* rest = metric;
+    if (take(&rest, "memstrategy_errors_total{")) {
+        FUZZ_CHECK(le_length == SIZE_MAX && kind_length != SIZE_MAX);
+        unsigned k = 0;
+        for (; k < STRATEGY_ERROR_COUNT; k++) {
+            char id[32];
+            error_identifier(k, id, sizeof id);
+            if (listed_kind(k) && strcmp(kind, id) == 0) break;
+        }
+        FUZZ_CHECK(k < STRATEGY_ERROR_COUNT); /* a listed kind */
+        FUZZ_CHECK(value == f->errors[k] && kinds_seen[s][k]++ == 0);
+        seen[FAMILY_ERRORS][s]++;
+        return;
+    }
+    FUZZ_CHECK(f->size_classes != NULL && kind_length == SIZE_MAX && take(&rest, "memstrategy_allocation_size_bytes_"));
+    uint64_t allocations = f->family[5];
+    if (take(&rest, "bucket{")) {
+        const char* bound = le;
+        uint64_t at_most = 0;
+        FUZZ_CHECK(le_length != SIZE_MAX);
+        if (strcmp(le, "+Inf") == 0) {
+            FUZZ_CHECK(value == allocations);
+            seen[FAMILY_SIZES][s]++;
+        } else {
+            FUZZ_CHECK(take_u64(&bound, &at_most) && *bound == '\0' && value == cumulative_sizes(f->size_classes, at_most));
+        }
+    } else if (take(&rest, "sum{")) {
+        FUZZ_CHECK(le_length == SIZE_MAX && value == f->family[3]);
+        seen[FAMILY_SIZES][s]++;
+    } else {
+        FUZZ_CHECK(take(&rest, "count{") && le_length == SIZE_MAX && value == allocations);
+        seen[FAMILY_SIZES][s]++;
+    }
+}
+
+/* print_strategy_prometheus (count 1: the main strategy) or
+ * print_strategies_prometheus (count 2: and the other): every line a # HELP,
+ * a # TYPE or a well-formed sample; each family's # HELP and # TYPE once
+ * (with its documented type); one sample per family and strategy, one per
+ * error kind, and the histogram's +Inf bucket, sum and count for the main
+ * strategy when it has one; every value the shadow's. */
+static void check_prometheus(const Run* r, const char* text, size_t count) {
+    Figures figures[2] = {main_figures(r), other_figures(r)};
+    unsigned help[FAMILIES] = {0}, type[FAMILIES] = {0};
+    unsigned seen[FAMILIES][2] = {{0}};
+    unsigned kinds_seen[2][STRATEGY_ERROR_COUNT] = {{0}};
+    size_t length = strlen(text);
+    FUZZ_CHECK(length != 0 && text[length - 1] == '\n');
+    for (const char* line = text; *line != '\0'; line = strchr(line, '\n') + 1) {
+        const char* p = line;
+        bool is_help = take(&p, "# HELP ");
+        if (is_help || take(&p, "# TYPE ")) {
+            unsigned f = 0;
+            while (f < FAMILIES && !take_word(&p, kFamilies[f].name, " ")) f++;
+            FUZZ_CHECK(f < FAMILIES);
+            if (is_help) {
+                FUZZ_CHECK(*p != '\n'); /* some help text */
+                help[f]++;
+            } else {
+                FUZZ_CHECK(take(&p, kFamilies[f].type) && *p == '\n');
+                type[f]++;
+            }
+            continue;
+        }
+        check_prometheus_sample(line, figures, count, seen, kinds_seen);
+    }
+    unsigned listed = 0;
+    for (unsigned k = 0; k < STRATEGY_ERROR_COUNT; k++) listed += listed_kind(k);
+    for (unsigned f = 0; f < FAMILIES; f++) {
+        bool shown = f != FAMILY_SIZES || r->histogram;
+        FUZZ_CHECK(help[f] == shown && type[f] == shown);
+        for (size_t s = 0; s < count; s++) {
+            unsigned want = f < FAMILY_ERRORS ? 1 : f == FAMILY_ERRORS ? listed : figures[s].size_classes != NULL ? 3 : 0;
+            FUZZ_CHECK(seen[f][s] == want);
+        }
+    }
+}
+
+/* ---- leak_report.h -------------------------------------------------------- */
+
+/* Live blocks with STRATEGY_ALLOCATE site `site`: not resized since (their
+ * site is documented) and resized (not documented: either that site or a
+ * return-address site). */
+static void site_blocks(const Run* r, int site, uint64_t* sure, uint64_t* maybe) {
+    *sure = *maybe = 0;
+    for (size_t i = 0; i < r->live_count; i++) {
+        if (r->live[i].site != site) continue;
+        if (r->live[i].resized) {
+            ++*maybe;
+        } else {
+            ++*sure;
+        }
+    }
+}
+
+/* The site id of "file:line" at *p (a file OP_ALLOCATE_AT names), or 0. */
+static int take_site(const char** p) {
+    uint64_t line = 0;
+    const char* at = *p;
+    bool c = take_bytes(&at, kFileC, sizeof kFileC - 1);
+    if (!c && !take_bytes(&at, kFileA, sizeof kFileA - 1)) return 0;
+    if (!take(&at, ":") || !take_u64(&at, &line) || line < 1 || line > SITE_LINES) return 0;
+    *p = at;
+    return site_id(c ? kFileC : kFileA, (int)line);
+}
+
+/* print_leak_report: per site (largest total first) "memstrategy: leak: B
+ * bytes in N block(s) allocated at SITE", then N lines "    S bytes at P"
+ * (largest first); every live block exactly once, with its size, under its
+ * STRATEGY_ALLOCATE site if it has one (else under a return-address site);
+ * nothing else. */
+static void check_leak_text(const Run* r, const char* text) {
+    bool listed[MAX_LIVE] = {false};
+    bool site_seen[SITE_IDS] = {false};
+    uint64_t bytes = 0, blocks = 0, previous_site = UINT64_MAX;
+    const char* p = text;
+    while (*p != '\0') {
+        uint64_t site_bytes = 0, n = 0;
+        FUZZ_CHECK(take(&p, "memstrategy: leak: ") && take_u64(&p, &site_bytes) && take(&p, " bytes in ") &&
+                   take_u64(&p, &n) && take(&p, n == 1 ? " block allocated at " : " blocks allocated at "));
+        FUZZ_CHECK(n != 0 && site_bytes <= previous_site);
+        previous_site = site_bytes;
+        int site = take_site(&p);
+        if (site != 0) {
+            FUZZ_CHECK(!site_seen[site] && take(&p, " ("));
+            site_seen[site] = true;
+        }
+        const char* end = strchr(p, '\n');
+        FUZZ_CHECK(end != NULL && end > p && (site == 0 || end[-1] == ')'));
+        p = end + 1;
+        uint64_t sum = 0, previous_size = UINT64_MAX;
+        for (uint64_t i = 0; i < n; i++) {
+            uint64_t size = 0;
+            void* at = NULL;
+            int used = 0;
+            FUZZ_CHECK(take(&p, "    ") && take_u64(&p, &size) && take(&p, " bytes at "));
+            FUZZ_CHECK(sscanf(p, "%p%n", &at, &used) == 1 && used > 0);
+            p += used;
+            FUZZ_CHECK(take(&p, "\n") && size <= previous_size);
+            previous_size = size;
+            size_t j = 0;
+            while (j < r->live_count && r->live[j].ptr != at) j++;
+            const Block* b = &r->live[j];
+            FUZZ_CHECK(j < r->live_count && !listed[j] && b->size == size);
+            FUZZ_CHECK(b->site == site || (b->resized && site == 0));
+            listed[j] = true;
+            sum += size;
+        }
+        FUZZ_CHECK(sum == site_bytes);
+        bytes += site_bytes;
+        blocks += n;
+    }
+    FUZZ_CHECK(bytes == r->shadow.current && blocks == r->live_count);
+}
+
+/* print_leak_report_json with tracking: valid JSON whose totals are the
+ * shadow's; per site (largest first) its bytes, blocks and sizes (largest
+ * first) agree; "file" and "line" exactly for the STRATEGY_ALLOCATE sites,
+ * each holding that site's live blocks. */
+static void check_leak_json(const Run* r, const char* text) {
+    FUZZ_CHECK(json_valid(text) && text[0] == '{');
+    const char* p = json_key(text, "tracking");
+    FUZZ_CHECK(p != NULL && take(&p, "true"));
+    FUZZ_CHECK(json_u64(text, "live_bytes") == r->shadow.current);
+    FUZZ_CHECK(json_u64(text, "live_blocks") == r->live_count);
+    bool site_seen[SITE_IDS] = {false};
+    uint64_t bytes = 0, blocks = 0, previous_site = UINT64_MAX;
+    JsonCursor c = {json_key(text, "sites"), 0};
+    FUZZ_CHECK(c.p != NULL && take(&c.p, "["));
+    for (bool first = true; !take(&c.p, "]"); first = false) {
+        FUZZ_CHECK((first || take(&c.p, ",")) && take(&c.p, "{"));
+        uint64_t site_bytes = UINT64_MAX, n = UINT64_MAX, line = 0, sizes = 0, sum = 0;
+        char file[64];
+        size_t file_length = SIZE_MAX, location_length = 0;
+        for (bool first_member = true; !take(&c.p, "}"); first_member = false) {
+            char key[16];
+            size_t key_length = 0;
+            FUZZ_CHECK((first_member || take(&c.p, ",")) && json_string(&c, key, sizeof key - 1, &key_length) &&
+                       take(&c.p, ":"));
+            key[key_length] = '\0';
+            if (strcmp(key, "site") == 0) {
+                FUZZ_CHECK(json_string(&c, NULL, 0, &location_length) && location_length != 0);
+            } else if (strcmp(key, "file") == 0) {
+                FUZZ_CHECK(json_string(&c, file, sizeof file, &file_length));
+            } else if (strcmp(key, "line") == 0) {
+                FUZZ_CHECK(take_u64(&c.p, &line));
+            } else if (strcmp(key, "bytes") == 0) {
+                FUZZ_CHECK(take_u64(&c.p, &site_bytes));
+            } else if (strcmp(key, "blocks") == 0) {
+                FUZZ_CHECK(take_u64(&c.p, &n));
+            } else {
+                FUZZ_CHECK(strcmp(key, "sizes") == 0 && take(&c.p, "["));
+                uint64_t previous_size = UINT64_MAX;
+                for (bool first_size = true; !take(&c.p, "]"); first_size = false) {
+                    uint64_t size = 0;
+                    FUZZ_CHECK((first_size || take(&c.p, ",")) && take_u64(&c.p, &size) && size <= previous_size);
+                    previous_size = size;
+                    sizes++;
+                    sum += size;
+                }
+            }
+        }
+        FUZZ_CHECK(location_length != 0 && n != 0 && n == sizes && site_bytes == sum && site_bytes <= previous_site);
+        previous_site = site_bytes;
+        FUZZ_CHECK((file_length != SIZE_MAX) == (line != 0));
+        if (file_length != SIZE_MAX) {
+            /* As "file:line", the form take_site reads. */
+            char at_line[24];
+            snprintf(at_line, sizeof at_line, ":%" PRIu64, line);
+            char site_text[96];
+            FUZZ_CHECK(file_length + strlen(at_line) < sizeof site_text);
+            memcpy(site_text, file, file_length);
+            memcpy(site_text + file_length, at_line, strlen(at_line) + 1);
+            const char* f = site_text;
+            int site = take_site(&f);
+            FUZZ_CHECK(site != 0 && *f == '\0' && !site_seen[site]);
+            site_seen[site] = true;
+            uint64_t sure = 0, maybe = 0;
+            site_blocks(r, site, &sure, &maybe);
+            FUZZ_CHECK(n >= sure && n <= sure + maybe);
+        }
+        bytes += site_bytes;
+        blocks += n;
+    }
+    FUZZ_CHECK(bytes == r->shadow.current && blocks == r->live_count);
+    for (int site = 1; site < SITE_IDS; site++) {
+        uint64_t sure = 0, maybe = 0;
+        site_blocks(r, site, &sure, &maybe);
+        if (sure != 0) FUZZ_CHECK(site_seen[site]);
+    }
+}
+
+/* ---- the printers op ------------------------------------------------------ */
+
+/* A stream into memory; after capture_close, data holds what was written
+ * (NUL-terminated, size bytes, no NUL inside). */
+typedef struct Capture {
+    FILE* f;
+    char* data;
+    size_t size;
+} Capture;
+
+static void capture_open(Capture* c) {
+    c->data = NULL;
+    c->size = 0;
+    c->f = open_memstream(&c->data, &c->size);
+    FUZZ_CHECK(c->f != NULL);
+}
+
+static void capture_close(Capture* c) {
+    FUZZ_CHECK(fclose(c->f) == 0);
+    FUZZ_CHECK(c->data != NULL && strlen(c->data) == c->size);
+}
+
+#define PRINTERS 6
+
+/* Runs printer `which` (0 text, 1 JSON, 2 Prometheus, 3 Prometheus of both
+ * strategies, 4 leak report, 5 leak report JSON) on the main strategy into
+ * `out`. */
+static bool run_printer(const Run* r, unsigned which, FILE* out) {
+    const DefaultStrategy* both[2] = {r->s, r->other};
+    switch (which) {
+    case 0: return print_strategy_report(r->s, out);
+    case 1: return print_strategy_json(r->s, out);
+    case 2: return print_strategy_prometheus(r->s, out);
+    case 3: return print_strategies_prometheus(both, 2, out);
+    case 4: return print_leak_report(r->s, out);
+    default: return print_leak_report_json(r->s, out);
+    }
+}
+
+static void print_and_check(const Run* r, unsigned which) {
+    Capture c;
+    capture_open(&c);
+    bool ok = run_printer(r, which, c.f);
+    capture_close(&c);
+    switch (which) {
+    case 0: FUZZ_CHECK(ok); check_report_text(r, c.data); break;
+    case 1: FUZZ_CHECK(ok); check_report_json(r, c.data); break;
+    case 2: FUZZ_CHECK(ok); check_prometheus(r, c.data, 1); break;
+    case 3: FUZZ_CHECK(ok); check_prometheus(r, c.data, 2); break;
+    case 4:
+        /* Documented: false for a strategy that does not track; with
+         * tracking nothing (and true) when no block is live. */
+        FUZZ_CHECK(ok == r->tracking);
+        if (ok) {
+            FUZZ_CHECK((c.size == 0) == (r->live_count == 0));
+            check_leak_text(r, c.data);
+        }
+        break;
+    default:
+        FUZZ_CHECK(ok);
+        if (r->tracking) {
+            check_leak_json(r, c.data);
+        } else {
+            /* "tracking":false and an empty list. */
+            FUZZ_CHECK(json_valid(c.data));
+            const char* p = json_key(c.data, "tracking");
+            FUZZ_CHECK(p != NULL && take(&p, "false"));
+            FUZZ_CHECK(json_u64(c.data, "live_bytes") == 0 && json_u64(c.data, "live_blocks") == 0);
+            p = json_key(c.data, "sites");
+            FUZZ_CHECK(p != NULL && take(&p, "[]"));
+        }
+        break;
+    }
+    free(c.data);
+}
+
+/* The documented refusals: NULL arguments; a stream that refuses writes (a
+ * write error: false, except for a leak report with nothing to write); the
+ * multi-strategy printer with count 0 (true), or a NULL strategy among
+ * them (false), writing nothing in both cases. */
+static void print_refusals(const Run* r) {
+    Capture c;
+    capture_open(&c);
+    const DefaultStrategy* with_null[2] = {r->s, NULL};
+    FUZZ_CHECK(print_strategies_prometheus(with_null, 0, c.f));
+    FUZZ_CHECK(!print_strategies_prometheus(with_null, 2, c.f));
+    FUZZ_CHECK(!print_strategies_prometheus(NULL, 1, c.f));
+    capture_close(&c);
+    FUZZ_CHECK(c.size == 0);
+    free(c.data);
+    capture_open(&c);
+    FUZZ_CHECK(!print_strategy_report(NULL, c.f) && !print_strategy_report(r->s, NULL));
+    FUZZ_CHECK(!print_strategy_json(NULL, c.f) && !print_strategy_json(r->s, NULL));
+    FUZZ_CHECK(!print_strategy_prometheus(NULL, c.f) && !print_strategy_prometheus(r->s, NULL));
+    FUZZ_CHECK(!print_strategies_prometheus(with_null, 1, NULL));
+    FUZZ_CHECK(!print_leak_report(NULL, c.f) && !print_leak_report(r->s, NULL));
+    FUZZ_CHECK(!print_leak_report_json(NULL, c.f) && !print_leak_report_json(r->s, NULL));
+    FUZZ_CHECK(!print_leak_report(r->other, c.f)); /* does not track */
+    capture_close(&c);
+    free(c.data);
+    for (unsigned which = 0; which < PRINTERS; which++) {
+        char buffer[16] = "x";
+        FILE* read_only = fmemopen(buffer, sizeof buffer, "r");
+        FUZZ_CHECK(read_only != NULL);
+        bool nothing_to_write = which == 4 && r->tracking && r->live_count == 0;
+        FUZZ_CHECK(run_printer(r, which, read_only) == nothing_to_write);
+        fclose(read_only);
+    }
+}
+
+/* Selector % 8: 0-5 one printer (run_printer), 6 all of them, 7 the
+ * refusals.  Printing changes nothing (check_all runs after every op). */
+static void op_print(const Run* r, uint8_t selector) {
+    FUZZ_CHECK(strcmp(get_strategy_name(r->s), kMainName) == 0);
+    FUZZ_CHECK(strcmp(get_strategy_name(r->other), kOtherName) == 0);
+    unsigned which = selector % 8;
+    if (which < PRINTERS) {
+        print_and_check(r, which);
+    } else if (which == PRINTERS) {
+        for (unsigned i = 0; i < PRINTERS; i++) print_and_check(r, i);
+    } else {
+        print_refusals(r);
+    }
+}
+
 static void run_op(Run* r, FuzzInput* in) {
     Op op = (Op)(fuzz_u8(in) % OP_COUNT);
     switch (op) {
@@ -812,6 +1848,23 @@ static void run_op(Run* r, FuzzInput* in) {
         }
         break;
     }
+    case OP_OVERFLOW: {
+        uint8_t index = fuzz_u8(in);
+        uint8_t how = fuzz_u8(in);
+        op_overflow(r, index, how, fuzz_u8(in));
+        break;
+    }
+    case OP_PRINT: op_print(r, fuzz_u8(in)); break;
+    case OP_ALLOCATE_AT: {
+        uint8_t site = fuzz_u8(in);
+        size_t size = decode_size(in);
+        if (r->live_count == MAX_LIVE) {
+            op_deallocate(r, size);
+        } else {
+            op_allocate_at(r, site, size);
+        }
+        break;
+    }
     case OP_COUNT: break;
     }
 }
@@ -820,10 +1873,16 @@ static void run_op(Run* r, FuzzInput* in) {
 
 /* Flags byte: bit 0 set = destroy with the live blocks still allocated and
  * check the leak report instead of freeing them first; bits 1-3 choose the
- * memory limit (decode_limit); bit 4 set = config.size_histogram on the
- * main strategy. */
+ * memory limit (decode_limit, which reads the limit's bytes); bit 4 set =
+ * config.size_histogram on the main strategy.  The debug options of the
+ * main strategy (bits that inputs written before them left at 0): bit 5
+ * config.check_overflow; bit 6 config.quarantine, 1 + (the byte after the
+ * limit's) % MAX_QUARANTINE slots; bit 7 config.track_allocations. */
 #define FLAG_LEAK_AT_DESTROY 1u
-#define FLAG_SIZE_HISTOGRAM 16u /* bit 4: config.size_histogram */
+#define FLAG_SIZE_HISTOGRAM 16u   /* bit 4: config.size_histogram */
+#define FLAG_CHECK_OVERFLOW 32u   /* bit 5: config.check_overflow */
+#define FLAG_QUARANTINE 64u       /* bit 6: config.quarantine, a byte after the limit's */
+#define FLAG_TRACK_ALLOCATIONS 128u /* bit 7: config.track_allocations */
 
 static size_t decode_limit(uint8_t flags, FuzzInput* in) {
     switch ((flags >> 1) % 8) {
@@ -836,16 +1895,14 @@ static size_t decode_limit(uint8_t flags, FuzzInput* in) {
     }
 }
 
-static DefaultStrategy* make_strategy(Backend* backend, ErrorLog* log, size_t limit, bool histogram) {
-    DefaultStrategyConfig config;
-    memset(&config, 0, sizeof config);
-    config.memory_limit = limit;
+/* A strategy over the backend with the quiet handler; `config` gives the
+ * rest (limit, name, histogram, debug options). */
+static DefaultStrategy* make_strategy(Backend* backend, ErrorLog* log, DefaultStrategyConfig config) {
     config.backend_allocate = backend_allocate;
     config.backend_free = backend_free;
     config.backend_context = backend;
     config.error_handler = quiet_handler;
     config.error_handler_data = log;
-    config.size_histogram = histogram;
     DefaultStrategy* s = create_default_strategy_with(&config);
     FUZZ_CHECK(s != NULL);
     log->strategy = s;
@@ -859,7 +1916,7 @@ static void finish(Run* r, bool leak_at_destroy) {
         r->other->base.deallocate(&r->other->base, r->other_live[i].ptr);
     }
     r->other_live_count = 0;
-    r->other_current = 0;
+    r->other_current = 0; /* the other figures are not read again */
     FUZZ_CHECK(get_current_usage(r->other) == 0);
 
     uint64_t calls = r->log.calls;
@@ -872,7 +1929,8 @@ static void finish(Run* r, bool leak_at_destroy) {
         FUZZ_CHECK(r->log.last.size == r->shadow.current);
         FUZZ_CHECK(r->log.last.blocks == r->live_count);
         FUZZ_CHECK(r->log.last.pointer == NULL);
-        /* Leaked blocks stay with their owner: the backend still has them. */
+        /* Leaked blocks stay with their owner: the backend still has them
+         * (and only them: the quarantine was emptied). */
         FUZZ_CHECK(r->backend.outstanding == r->live_count);
     } else {
         while (r->live_count != 0) op_deallocate(r, 0);
@@ -880,7 +1938,7 @@ static void finish(Run* r, bool leak_at_destroy) {
         FUZZ_CHECK(r->shadow.current == 0 && get_live_blocks(r->s) == 0);
         destroy_default_strategy(r->s);
         FUZZ_CHECK(r->log.calls == calls);
-        FUZZ_CHECK(r->backend.outstanding == 0);
+        FUZZ_CHECK(r->backend.outstanding == 0); /* the quarantine was emptied */
     }
     uint64_t other_calls = r->other_log.calls;
     destroy_default_strategy(r->other);
@@ -895,8 +1953,21 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(r != NULL);
     r->limit = decode_limit(flags, &in);
     r->histogram = (flags & FLAG_SIZE_HISTOGRAM) != 0;
-    r->s = make_strategy(&r->backend, &r->log, r->limit, r->histogram);
-    r->other = make_strategy(&r->backend, &r->other_log, 0, false);
+    r->canary = (flags & FLAG_CHECK_OVERFLOW) != 0 ? CANARY_BYTES : 0;
+    r->quarantine = (flags & FLAG_QUARANTINE) != 0 ? 1 + fuzz_u8(&in) % MAX_QUARANTINE : 0;
+    r->tracking = (flags & FLAG_TRACK_ALLOCATIONS) != 0;
+    DefaultStrategyConfig config;
+    memset(&config, 0, sizeof config);
+    config.memory_limit = r->limit;
+    config.name = kMainName;
+    config.size_histogram = r->histogram;
+    config.check_overflow = r->canary != 0;
+    config.quarantine = r->quarantine;
+    config.track_allocations = r->tracking;
+    r->s = make_strategy(&r->backend, &r->log, config);
+    memset(&config, 0, sizeof config);
+    config.name = kOtherName;
+    r->other = make_strategy(&r->backend, &r->other_log, config);
     r->shadow.status = STRATEGY_ACTIVE;
     r->shadow.last_error = STRATEGY_OK;
     check_all(r);
