@@ -14,6 +14,13 @@
  * refuse pointers that are not live blocks of this strategy.  Statistics count
  * the bytes callers asked for, per thread, folded on read (memstats.h).
  *
+ * The vtable's allocate and deallocate are default_allocate and
+ * default_deallocate for a strategy over malloc; a strategy over a configured
+ * backend or a parent has entries of its own, tuned for that kind.  The
+ * default_ functions accept every strategy and any mix with the vtable's
+ * entries; called directly on a strategy over a backend they take a slower,
+ * general path.
+ *
  * Thread safety (same strategy; different strategies are independent):
  *
  *     call                                  may run concurrently with

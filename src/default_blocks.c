@@ -170,7 +170,7 @@ static void* resize_plain(ms_default* s, void* ptr, const ms_block* old, size_t 
     }
     void* block = moved + 1;
     moved->size = size;
-    moved->check = ms_block_check(block, size, s->check_base);
+    moved->check = ms_plain_check(s, block, size);
     record_resize(s, old->size, size, limited);
     return block;
 }

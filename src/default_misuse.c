@@ -77,16 +77,18 @@ static bool canary_intact(const ms_default* s, const void* block, uint64_t size)
 /* ---- finding and classifying -------------------------------------------- */
 
 /* Which check the header at `ptr` carries, for a strategy whose check_base
- * is `base`: 1 a live block, 2 a freed one, 0 neither.  `debug` says whether
- * a plain block carries MS_DEBUG_TWEAK (unknown for another strategy: both
- * are tried). */
+ * is `base`: 1 a live block, 2 a freed one, 0 neither.  `tweak` is the
+ * strategy's plain_tweak, or MS_ANY_TWEAK for another strategy (whose kind
+ * is unknown: every kind is tried). */
 enum { MS_NO_MATCH = 0, MS_LIVE = 1, MS_FREED = 2 };
+#define MS_ANY_TWEAK UINT64_MAX
 
-static int match_plain(const void* ptr, uint64_t word, uint64_t check, uint64_t base, int debug) {
+static int match_plain(const void* ptr, uint64_t word, uint64_t check, uint64_t base, uint64_t tweak) {
+    static const uint64_t kTweaks[] = {0, MS_BACKEND_TWEAK, MS_DEBUG_TWEAK};
     uint64_t plain = ms_block_check(ptr, word, base);
-    for (int tweak = 0; tweak < 2; tweak++) {
-        if (debug >= 0 && tweak != debug) continue;
-        uint64_t live = plain ^ (tweak ? MS_DEBUG_TWEAK : 0);
+    for (size_t i = 0; i < sizeof kTweaks / sizeof kTweaks[0]; i++) {
+        if (tweak != MS_ANY_TWEAK && tweak != kTweaks[i]) continue;
+        uint64_t live = plain ^ kTweaks[i];
         if (check == live) return MS_LIVE;
         if (check == (live ^ MS_FREED_FLIP)) return MS_FREED;
     }
@@ -115,11 +117,11 @@ static int match_aligned(const ms_block_header* header, const void* ptr, uint64_
 }
 
 /* How the header at `ptr` matches the strategy of `base`. */
-static int match_any(const ms_block_header* header, const void* ptr, uint64_t base, int debug) {
+static int match_any(const ms_block_header* header, const void* ptr, uint64_t base, uint64_t tweak) {
     uint64_t word = header->size;
     uint64_t check = header->check;
     uint64_t prefix;
-    int how = match_plain(ptr, word, check, base, debug);
+    int how = match_plain(ptr, word, check, base, tweak);
     return how != MS_NO_MATCH ? how : match_aligned(header, ptr, word, check, base, &prefix);
 }
 
@@ -129,14 +131,14 @@ StrategyError ms_classify_misuse(const ms_default* s, const void* ptr) {
     if (!ms_readable(header, sizeof *header)) return STRATEGY_ERROR_INVALID_POINTER;
     uint32_t tag = (uint32_t)(header->check >> 32);
     if (tag == (uint32_t)(s->check_base >> 32)) {
-        int how = match_any(header, ptr, s->check_base, s->debug ? 1 : 0);
+        int how = match_any(header, ptr, s->check_base, s->plain_tweak);
         if (how == MS_FREED) return STRATEGY_ERROR_DOUBLE_FREE;
         /* Our tag, but neither a live nor a freed check (a live one with a
          * damaged canary is reported by ms_find_other_block). */
         return STRATEGY_ERROR_CORRUPTED_BLOCK;
     }
     uint64_t other = registry_lookup(tag);
-    if (other != 0 && match_any(header, ptr, other, -1) == MS_LIVE) return STRATEGY_ERROR_WRONG_STRATEGY;
+    if (other != 0 && match_any(header, ptr, other, MS_ANY_TWEAK) == MS_LIVE) return STRATEGY_ERROR_WRONG_STRATEGY;
     return STRATEGY_ERROR_INVALID_POINTER;
 }
 
@@ -144,7 +146,9 @@ StrategyError ms_find_other_block(const ms_default* s, void* ptr, ms_block_heade
     uint64_t word = header->size;
     uint64_t check = header->check;
     uint64_t prefix = 0;
-    if (s->debug && match_plain(ptr, word, check, s->check_base, 1) == MS_LIVE) {
+    /* A plain block of a strategy whose blocks the hot path over malloc
+     * does not take (over a backend, or with a debug option). */
+    if (s->plain_tweak != 0 && match_plain(ptr, word, check, s->check_base, s->plain_tweak) == MS_LIVE) {
         if (!canary_intact(s, ptr, word)) return STRATEGY_ERROR_CORRUPTED_BLOCK;
         ms_plain_block(header, word, out);
         return STRATEGY_OK;

@@ -166,27 +166,37 @@ static MS_NOINLINE void refuse_unreadable(ms_default* s, const void* ptr) {
     ms_refuse_misuse(s, STRATEGY_ERROR_INVALID_POINTER, ptr, 0);
 }
 
-void* default_allocate(MemoryStrategy* base, size_t size) {
+/* The hot path, written once for the two kinds of strategy without a debug
+ * option: over malloc/free (`over_backend` false: default_allocate and
+ * default_deallocate, the seed's vtable) and over a configured backend or a
+ * parent (true: allocate_over_backend and deallocate_over_backend, that
+ * strategy's vtable).  Each kind's plain blocks carry its own check
+ * (ms_plain_tweak), so each function's one comparison accepts only blocks
+ * of its own kind, and a block of the other kind (a direct
+ * default_deallocate call on a strategy with a backend) takes the general
+ * out-of-line path, which handles every kind. */
+static MS_ALWAYS_INLINE void* allocate_hot(MemoryStrategy* base, size_t size, bool over_backend, const void* pc) {
     if (MS_UNLIKELY(base == NULL)) return NULL;
     ms_default* s = ms_default_of(base);
     /* One comparison covers 0 (wraps to SIZE_MAX), > STRATEGY_MAX_ALLOCATION
-     * and a strategy with a debug option (fast_size_limit 0). */
-    if (MS_UNLIKELY(size - 1 >= s->fast_size_limit)) return allocate_slow(s, size, __builtin_return_address(0));
+     * and, over malloc, a strategy that is not of this kind (its
+     * fast_size_limit is 0). */
+    size_t limit = over_backend ? STRATEGY_MAX_ALLOCATION : s->fast_size_limit;
+    if (MS_UNLIKELY(size - 1 >= limit)) return allocate_slow(s, size, pc);
     if (MS_UNLIKELY(!ms_state_allows(&s->tracker, MS_ALLOWS_ALLOCATE))) {
         return ms_refuse_request(s, STRATEGY_ERROR_ILLEGAL_STATE, NULL, size);
     }
     size_t total = size + sizeof(ms_block_header);
-    void* raw = MS_LIKELY(s->backend_allocate == NULL) ? malloc(total)
-                                                       : s->backend_allocate(s->backend_context, total);
+    void* raw = over_backend ? s->backend_allocate(s->backend_context, total) : malloc(total);
     if (MS_UNLIKELY(raw == NULL)) return ms_refuse_backend_failure(s, NULL, size);
-    return ms_commit_plain(s, raw, size);
+    return ms_commit_plain(s, raw, size, over_backend ? MS_BACKEND_TWEAK : 0);
 }
 
 static MS_NOINLINE void refuse_free(ms_default* s, StrategyError error, const void* ptr) {
     ms_default_report(s, error, ptr, 0, 0);
 }
 
-void default_deallocate(MemoryStrategy* base, void* ptr) {
+static MS_ALWAYS_INLINE void deallocate_hot(MemoryStrategy* base, void* ptr, bool over_backend) {
     if (MS_UNLIKELY(ptr == NULL || base == NULL)) return;
     ms_default* s = ms_default_of(base);
     if (MS_UNLIKELY(!ms_state_allows(&s->tracker, MS_ALLOWS_DEALLOCATE))) {
@@ -199,7 +209,7 @@ void default_deallocate(MemoryStrategy* base, void* ptr) {
         return;
     }
     uint64_t size = header->size;
-    uint64_t check = ms_block_check(ptr, size, s->check_base);
+    uint64_t check = ms_block_check(ptr, size, s->check_base) ^ (over_backend ? MS_BACKEND_TWEAK : 0);
     if (MS_UNLIKELY(header->check != check)) {
         deallocate_other(s, ptr);
         return;
@@ -211,7 +221,30 @@ void default_deallocate(MemoryStrategy* base, void* ptr) {
         return;
     }
     header->check = check ^ MS_FREED_FLIP; /* a second free is told while the header is intact */
-    ms_backend_release(s, header);
+    /* A block with this kind's check belongs to a strategy of this kind. */
+    if (over_backend) {
+        s->backend_free(s->backend_context, header);
+    } else {
+        free(header);
+    }
+}
+
+void* default_allocate(MemoryStrategy* base, size_t size) {
+    return allocate_hot(base, size, false, __builtin_return_address(0));
+}
+
+void default_deallocate(MemoryStrategy* base, void* ptr) { deallocate_hot(base, ptr, false); }
+
+static void* allocate_over_backend(MemoryStrategy* base, size_t size) {
+    return allocate_hot(base, size, true, __builtin_return_address(0));
+}
+
+static void deallocate_over_backend(MemoryStrategy* base, void* ptr) { deallocate_hot(base, ptr, true); }
+
+void ms_default_vtable(const ms_default* s, ms_allocate_fn* allocate, ms_deallocate_fn* deallocate) {
+    bool over_backend = s->plain_tweak == MS_BACKEND_TWEAK;
+    *allocate = over_backend ? allocate_over_backend : default_allocate;
+    *deallocate = over_backend ? deallocate_over_backend : default_deallocate;
 }
 
 /* ---- status and validation --------------------------------------------- */
@@ -230,8 +263,11 @@ bool default_validate(MemoryStrategy* base) {
     if (recognise(base) == NULL) return false;
     ms_default* s = ms_default_of(base);
     StrategyStatus status = state_tracker_status(&s->tracker);
-    bool ok = status != STRATEGY_STATUS_INVALID && base->allocate == default_allocate &&
-              base->deallocate == default_deallocate && base->get_status == default_get_status &&
+    ms_allocate_fn allocate;
+    ms_deallocate_fn deallocate;
+    ms_default_vtable(s, &allocate, &deallocate);
+    bool ok = status != STRATEGY_STATUS_INVALID && base->allocate == allocate &&
+              base->deallocate == deallocate && base->get_status == default_get_status &&
               base->validate == default_validate && base->allocate_zeroed == default_allocate_zeroed &&
               base->reallocate == default_reallocate && base->allocate_aligned == default_allocate_aligned &&
               s->error_handler != NULL && ms_stats_validate(&s->stats);
@@ -326,7 +362,14 @@ DefaultStrategy* create_default_strategy_with(const DefaultStrategyConfig* confi
     if (config->check_overflow || config->quarantine != 0 || config->track_allocations) {
         s->debug = true;
         s->fast_size_limit = 0;
+        s->plain_tweak = MS_DEBUG_TWEAK;
+    } else if (parent != NULL || config->backend_allocate != NULL) {
+        /* Its own hot path (ms_default_vtable); direct default_allocate
+         * calls take the out-of-line one. */
+        s->fast_size_limit = 0;
+        s->plain_tweak = MS_BACKEND_TWEAK;
     }
+    ms_default_vtable(s, &s->pub.base.allocate, &s->pub.base.deallocate);
     ms_registry_claim(s);
     if (parent != NULL) {
         s->parent = parent;

@@ -36,10 +36,12 @@
  * check = ms_aligned_check(block, size word, base), which never equals the
  * plain check of the same header and covers the flag, so the prefix is read
  * only once the header has proved the block is an aligned block of this
- * strategy; the prefix carries its own seal (ms_prefix_seal).  On a strategy with a debug option (quarantine, check_overflow) a
- * plain block's check is ms_block_check ^ MS_DEBUG_TWEAK (so the hot path's
- * comparison fails and the block takes the out-of-line path), and every
- * block may be followed by a canary (ms_canary).
+ * strategy; the prefix carries its own seal (ms_prefix_seal).  A plain
+ * block's check is XORed with its strategy's plain_tweak: 0 over malloc,
+ * MS_BACKEND_TWEAK over a backend or a parent, MS_DEBUG_TWEAK with a debug
+ * option (quarantine, check_overflow, track_allocations; the hot paths'
+ * comparisons then fail and every block takes the out-of-line path), and
+ * with a debug option every block may be followed by a canary (ms_canary).
  *
  * The check's high 32 bits are the strategy's tag (nonzero, distinct among
  * live strategies, see default_misuse.c); the low 32 bits a hash of the
@@ -73,6 +75,12 @@ typedef struct ms_block_header {
 /* XORed into a plain block's check on a strategy with debug options.  Not
  * 0 and not MS_FREED_FLIP. */
 #define MS_DEBUG_TWEAK UINT64_C(0x2c1b3c6d)
+/* XORed into a plain block's check on a strategy without debug options over
+ * a configured backend or a parent, so the hot path over malloc
+ * (default_deallocate) never takes its block for one of its own kind and
+ * hands it to malloc's free.  Distinct from 0 and the other tweaks, with or
+ * without MS_FREED_FLIP. */
+#define MS_BACKEND_TWEAK UINT64_C(0x15a3c96e)
 /* Bytes of the trailing canary (check_overflow). */
 #define MS_CANARY_BYTES 8u
 
@@ -94,10 +102,14 @@ typedef struct ms_default {
     uint64_t magic;
     /* tag << 32 | low 32 bits of the secret: XORed into every check word. */
     uint64_t check_base;
-    /* The largest size the hot path's allocate serves:
-     * STRATEGY_MAX_ALLOCATION, or 0 when a debug option sends every
-     * allocation to the out-of-line path. */
+    /* The largest size default_allocate's hot path serves:
+     * STRATEGY_MAX_ALLOCATION over malloc, or 0 (every direct call takes the
+     * out-of-line path) over a backend (whose vtable has its own hot path)
+     * or with a debug option. */
     size_t fast_size_limit;
+    /* XORed into every plain block's check: 0, MS_BACKEND_TWEAK or
+     * MS_DEBUG_TWEAK (see ms_block_header). */
+    uint64_t plain_tweak;
     StrategyBackendAllocate backend_allocate; /* NULL: malloc */
     StrategyBackendFree backend_free;         /* NULL: free */
     void* backend_context;                    /* the parent, if there is one */
@@ -156,8 +168,16 @@ static inline uint64_t ms_prefix_seal(const void* block, uint64_t low, uint64_t 
 
 /* The check of a plain block as this strategy stamps it. */
 static inline uint64_t ms_plain_check(const ms_default* s, const void* block, uint64_t size) {
-    return ms_block_check(block, size, s->check_base) ^ (s->debug ? MS_DEBUG_TWEAK : 0);
+    return ms_block_check(block, size, s->check_base) ^ s->plain_tweak;
 }
+
+typedef void* (*ms_allocate_fn)(MemoryStrategy* self, size_t size);
+typedef void (*ms_deallocate_fn)(MemoryStrategy* self, void* ptr);
+
+/* The allocate and deallocate entries of the strategy's vtable: default_*
+ * over malloc and with a debug option, the backend kind's hot path over a
+ * backend or a parent (default_strategy.c). */
+void ms_default_vtable(const ms_default* s, ms_allocate_fn* allocate, ms_deallocate_fn* deallocate);
 
 /* True if `size` bytes at `p` may be read.  Under ASan a foreign or freed
  * pointer's header may be poisoned: reading it would be reported as the
@@ -299,14 +319,15 @@ void* ms_allocate_slow(ms_default* s, size_t size, const ms_site* site);
 /* ms_commit_plain when the accounting fast path declined (out of line). */
 void* ms_commit_plain_slow(ms_default* s, void* raw, size_t size);
 
-/* Stamps a plain block's header at `raw` and records the allocation; on a
- * limit refusal hands the memory back.  Returns the block or NULL.  The fast
- * path calls nothing (the slow one is a tail call). */
-static inline void* ms_commit_plain(ms_default* s, void* raw, size_t size) {
+/* Stamps a plain block's header at `raw` (with the strategy's plain_tweak,
+ * known to the caller as `tweak`) and records the allocation; on a limit
+ * refusal hands the memory back.  Returns the block or NULL.  The fast path
+ * calls nothing (the slow one is a tail call). */
+static inline void* ms_commit_plain(ms_default* s, void* raw, size_t size, uint64_t tweak) {
     ms_block_header* header = raw;
     void* block = header + 1;
     header->size = size;
-    header->check = ms_block_check(block, size, s->check_base);
+    header->check = ms_block_check(block, size, s->check_base) ^ tweak;
     if (MS_UNLIKELY(!ms_stats_try_alloc(&s->stats, size))) return ms_commit_plain_slow(s, raw, size);
     return block;
 }

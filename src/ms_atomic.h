@@ -45,11 +45,13 @@ static inline void ms_max_relaxed_i64(_Atomic int64_t* p, int64_t v) {
 #define MS_LIKELY(x) __builtin_expect(!!(x), 1)
 #define MS_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define MS_NOINLINE __attribute__((noinline))
+#define MS_ALWAYS_INLINE inline __attribute__((always_inline))
 #define MS_INITIAL_EXEC_TLS __attribute__((tls_model("initial-exec")))
 #else
 #define MS_LIKELY(x) (x)
 #define MS_UNLIKELY(x) (x)
 #define MS_NOINLINE
+#define MS_ALWAYS_INLINE inline
 #define MS_INITIAL_EXEC_TLS
 #endif
 

@@ -67,7 +67,7 @@ void ms_testing_undo(DefaultStrategy* strategy) {
     switch (g_kind) {
     case MS_CORRUPT_MAGIC: s->magic = g_saved; break;
     case MS_CORRUPT_STATUS: ms_store_relaxed(&s->tracker.status, (uint32_t)g_saved); break;
-    case MS_CORRUPT_VTABLE: s->pub.base.allocate = default_allocate; break;
+    case MS_CORRUPT_VTABLE: s->pub.base.allocate = (ms_allocate_fn)(uintptr_t)g_saved_ptr; break;
     case MS_CORRUPT_ALLOC_OPS: ms_store_relaxed(&slot->alloc_ops, g_saved); break;
     case MS_CORRUPT_FREED_BYTES: ms_store_relaxed(&slot->freed_bytes, g_saved); break;
     case MS_CORRUPT_LOCAL_PEAK: ms_store_relaxed(&slot->local_peak, g_saved); break;
@@ -81,5 +81,5 @@ void ms_testing_undo(DefaultStrategy* strategy) {
 void ms_testing_release_thread_index(void) { ms_thread_index_release_current(); }
 
 uint64_t ms_testing_block_check(const DefaultStrategy* strategy, const void* block, size_t size) {
-    return ms_block_check(block, size, ((const ms_default*)strategy)->check_base);
+    return ms_plain_check((const ms_default*)strategy, block, size);
 }

@@ -1174,6 +1174,67 @@ TEST(DefaultStrategyCreate, CustomBackendIsUsedWithItsContext) {
     EXPECT_EQ(30u, get_total_freed(h.get()));
 }
 
+// A strategy over a backend has a hot path of its own in its vtable; the
+// seed's default_allocate / default_deallocate still serve it when called
+// directly, and the two may be mixed on the same blocks.
+TEST(DefaultStrategyCreate, BackendStrategyVtableAndDirectCallsMix) {
+    ContextProbe probe;
+    DefaultStrategyConfig config{};
+    config.backend_allocate = &ProbeAllocate;
+    config.backend_free = &ProbeFree;
+    config.backend_context = &probe;
+    ErrorRecorder errors;
+    config.error_handler = &ErrorRecorder::Handle;
+    config.error_handler_data = &errors;
+    StrategyHolder h(create_default_strategy_with(&config));
+    ASSERT_NE(nullptr, h.get());
+    MemoryStrategy* base = h.base();
+    EXPECT_TRUE(base->validate(base));
+    const size_t kRounds = 200;
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < kRounds; i++) {
+        const size_t size = 1 + i % 300;
+        // Allocated one way, freed the other, both ways round.
+        void* via_vtable = base->allocate(base, size);
+        void* direct = default_allocate(base, size + 1);
+        ASSERT_NE(nullptr, via_vtable);
+        ASSERT_NE(nullptr, direct);
+        Fill(via_vtable, size, 0x5a);
+        Fill(direct, size + 1, 0xa5);
+        EXPECT_EQ(2 * size + 1, get_current_usage(h.get()));
+        default_deallocate(base, via_vtable);
+        base->deallocate(base, direct);
+        bytes += 2 * size + 1;
+    }
+    EXPECT_EQ(static_cast<int>(2 * kRounds), probe.allocations);
+    EXPECT_EQ(static_cast<int>(2 * kRounds), probe.frees);
+    EXPECT_EQ(0u, get_current_usage(h.get()));
+    EXPECT_EQ(bytes, get_total_allocated(h.get()));
+    EXPECT_EQ(bytes, get_total_freed(h.get()));
+    EXPECT_EQ(0u, TotalErrors(h.get()));
+    EXPECT_EQ(0u, errors.size());
+    EXPECT_TRUE(base->validate(base));
+
+    // A block of the backend strategy given to a strategy over malloc is
+    // refused as another live strategy's, not handed to malloc's free.
+    ErrorRecorder malloc_errors;
+    DefaultStrategyConfig malloc_config = ConfigWithRecorder(&malloc_errors);
+    StrategyHolder over_malloc(create_default_strategy_with(&malloc_config));
+    ASSERT_NE(nullptr, over_malloc.get());
+    void* p = base->allocate(base, 64);
+    ASSERT_NE(nullptr, p);
+    over_malloc.base()->deallocate(over_malloc.base(), p);
+    EXPECT_EQ(1u, get_error_count(over_malloc.get(), STRATEGY_ERROR_WRONG_STRATEGY));
+    EXPECT_EQ(64u, get_current_usage(h.get()));
+    EXPECT_EQ(static_cast<int>(2 * kRounds), probe.frees);  // not freed by anyone
+    // Its own strategy frees it.
+    base->deallocate(base, p);
+    EXPECT_EQ(static_cast<int>(2 * kRounds + 1), probe.frees);
+    EXPECT_EQ(0u, get_current_usage(h.get()));
+    EXPECT_EQ(0u, errors.size());
+    EXPECT_TRUE(base->validate(base));
+}
+
 TEST(DefaultStrategyCreate, CustomBackendSeesTheSizePlusTheHeader) {
     RecordingBackend backend;
     DefaultStrategyConfig config = backend.Config();
