@@ -69,6 +69,7 @@
 #define EDGE_BYTES 32u                    /* checked at each end after every step */
 #define CANARY_BYTES 8u                   /* check_overflow, documented in default_strategy.h */
 #define MAX_QUARANTINE 8u                 /* config.quarantine is 1 .. this when on */
+#define PRINT_BUDGET 16u                  /* printer runs per input (OP_PRINT); the rest are skipped */
 
 /* ---- the backend: capped, never reusing memory ------------------------ */
 
@@ -200,6 +201,7 @@ typedef struct Run {
     size_t canary;     /* CANARY_BYTES with config.check_overflow, else 0 */
     size_t quarantine; /* config.quarantine: 0 or 1 .. MAX_QUARANTINE */
     bool tracking;     /* config.track_allocations */
+    unsigned prints_left; /* OP_PRINT runs only PRINT_BUDGET printers per input */
     Shadow shadow;
     ErrorLog log;
     Block live[MAX_LIVE];
@@ -934,12 +936,21 @@ static bool take_value(const char** p, uint64_t want) {
     return take_u64(p, &v) && v == want;
 }
 
-/* strategy_error_name with spaces as underscores (strategy_report.h). */
-static void error_identifier(unsigned kind, char* out, size_t capacity) {
-    snprintf(out, capacity, "%s", strategy_error_name((StrategyError)kind));
-    for (char* c = out; *c != '\0'; c++) {
-        if (*c == ' ') *c = '_';
+/* strategy_error_name with spaces as underscores (strategy_report.h),
+ * made once (the fuzzer runs one input at a time). */
+static const char* error_identifier(unsigned kind) {
+    static char names[STRATEGY_ERROR_COUNT][32];
+    static bool made;
+    if (!made) {
+        for (unsigned k = 0; k < STRATEGY_ERROR_COUNT; k++) {
+            snprintf(names[k], sizeof names[k], "%s", strategy_error_name((StrategyError)k));
+            for (char* c = names[k]; *c != '\0'; c++) {
+                if (*c == ' ') *c = '_';
+            }
+        }
+        made = true;
     }
+    return names[kind];
 }
 
 /* Error kinds the reports list: all but STRATEGY_OK and the leak report. */
@@ -1260,12 +1271,11 @@ static void check_report_json(const Run* r, const char* text) {
     FUZZ_CHECK(json_u64(text, "deallocations") == sh->deallocations);
     FUZZ_CHECK(json_u64(text, "live_blocks") == r->live_count);
     FUZZ_CHECK(json_u64(text, "memory_limit_bytes") == r->limit);
-    char id[32];
-    error_identifier(sh->last_error, id, sizeof id);
+    const char* id = error_identifier(sh->last_error);
     json_string_is(text, "last_error", id, strlen(id));
     FUZZ_CHECK(json_key(text, "errors") != NULL);
     for (unsigned k = 0; k < STRATEGY_ERROR_COUNT; k++) {
-        error_identifier(k, id, sizeof id);
+        id = error_identifier(k);
         if (listed_kind(k)) {
             FUZZ_CHECK(json_u64(text, id) == sh->errors[k]);
         } else {
@@ -1417,11 +1427,7 @@ static void check_prometheus_sample(const char* line, const Figures* figures, si
     if (take(&rest, "memstrategy_errors_total{")) {
         FUZZ_CHECK(le_length == SIZE_MAX && kind_length != SIZE_MAX);
         unsigned k = 0;
-        for (; k < STRATEGY_ERROR_COUNT; k++) {
-            char id[32];
-            error_identifier(k, id, sizeof id);
-            if (listed_kind(k) && strcmp(kind, id) == 0) break;
-        }
+        while (k < STRATEGY_ERROR_COUNT && !(listed_kind(k) && strcmp(kind, error_identifier(k)) == 0)) k++;
         FUZZ_CHECK(k < STRATEGY_ERROR_COUNT); /* a listed kind */
         FUZZ_CHECK(value == f->errors[k] && kinds_seen[s][k]++ == 0);
         seen[FAMILY_ERRORS][s]++;
@@ -1756,17 +1762,25 @@ static void print_refusals(const Run* r) {
 }
 
 /* Selector % 8: 0-5 one printer (run_printer), 6 all of them, 7 the
- * refusals.  Printing changes nothing (check_all runs after every op). */
-static void op_print(const Run* r, uint8_t selector) {
+ * refusals (which count as one).  Printing and checking the output costs
+ * several ordinary steps, so each input gets PRINT_BUDGET printer runs and
+ * later ones are skipped.  Printing changes nothing (check_all runs after
+ * every op). */
+static void op_print(Run* r, uint8_t selector) {
     FUZZ_CHECK(strcmp(get_strategy_name(r->s), kMainName) == 0);
     FUZZ_CHECK(strcmp(get_strategy_name(r->other), kOtherName) == 0);
     unsigned which = selector % 8;
-    if (which < PRINTERS) {
-        print_and_check(r, which);
-    } else if (which == PRINTERS) {
-        for (unsigned i = 0; i < PRINTERS; i++) print_and_check(r, i);
-    } else {
-        print_refusals(r);
+    if (which == PRINTERS + 1) {
+        if (r->prints_left != 0) {
+            r->prints_left--;
+            print_refusals(r);
+        }
+        return;
+    }
+    unsigned first = which == PRINTERS ? 0 : which, last = which == PRINTERS ? PRINTERS - 1 : which;
+    for (unsigned i = first; i <= last && r->prints_left != 0; i++) {
+        r->prints_left--;
+        print_and_check(r, i);
     }
 }
 
@@ -1956,6 +1970,7 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     r->canary = (flags & FLAG_CHECK_OVERFLOW) != 0 ? CANARY_BYTES : 0;
     r->quarantine = (flags & FLAG_QUARANTINE) != 0 ? 1 + fuzz_u8(&in) % MAX_QUARANTINE : 0;
     r->tracking = (flags & FLAG_TRACK_ALLOCATIONS) != 0;
+    r->prints_left = PRINT_BUDGET;
     DefaultStrategyConfig config;
     memset(&config, 0, sizeof config);
     config.memory_limit = r->limit;
