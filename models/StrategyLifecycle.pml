@@ -23,6 +23,9 @@
  *                   not make destroy safe.
  *   CHECK_THEN_STORE validate sets DEGRADED by "load, compare, store" instead
  *                   of one CAS: spin must find an illegal transition.
+ *   GATE_AFTER_CAS  validate closes the allocation gate after its CAS
+ *                   instead of before: spin must find an allocation let
+ *                   through the gate while the status is DEGRADED (GateInv).
  * The TLA+ spec states the same machine; the invariants named here (*Inv)
  * are the spec's.
  */
@@ -68,6 +71,12 @@
 #define CONFLICT 2
 
 byte status = INITIALIZING; /* tracker->status */
+/* The allocation gate of the strategy's hot path (malloc_gate or
+ * backend_gate in src/default_strategy_internal.h, nonzero = open): opened
+ * before the strategy is published, closed before any transition out of
+ * ACTIVE (ms_close_gates), never reopened.  (A strategy with a debug option
+ * never opens it: every allocation takes the status check below.) */
+bool gate = false;
 byte refused = 0;           /* tracker->refused (ILLEGAL requests) */
 bool freed = false;         /* the strategy's memory went back to free() */
 
@@ -86,7 +95,8 @@ byte done_workers = 0;
 inline set_status(to) {
     assert(status != DESTROYED);           /* DestroyedAbsorbingInv */
     assert(LEGAL(status, to));             /* TransitionInv */
-    status = to
+    status = to;
+    assert(!gate || status == ACTIVE)      /* GateInv */
 }
 
 /* state_tracker_transition: the table check, then one compare-and-swap
@@ -158,9 +168,17 @@ proctype Worker(byte id) {
         n++;
         atomic { inflight++; TOUCH }
         if
-        :: /* default_allocate: ms_state_allows(ALLOCATE) is one relaxed
-            * load; the call is linearised at that load. */
-            seen = status;
+        :: /* allocate: one relaxed load of the gate (the hot path's size
+            * comparison); closed, the out-of-line path loads the status
+            * (ms_state_allows).  The call is linearised at the load that
+            * decided it: a gate read open means the status was ACTIVE. */
+            if
+            :: atomic { gate ->            /* the load: one step */
+                   assert(status == ACTIVE); /* GateInv */
+                   seen = ACTIVE };
+               cover_alloc_gate: cover = 1
+            :: !gate -> seen = status      /* the gate's load, then the status' */
+            fi;
             if
             :: ALLOWS_ALLOCATE(seen) ->
                 TOUCH;                      /* header, ms_stats_on_alloc */
@@ -202,6 +220,9 @@ proctype Worker(byte id) {
             if :: ok = true :: ok = false fi;
             if
             :: !ok ->
+#ifndef GATE_AFTER_CAS
+                gate = false;              /* ms_close_gates, before the CAS */
+#endif
 #ifdef CHECK_THEN_STORE
                 if
                 :: status == ACTIVE -> set_status(DEGRADED); result = DONE
@@ -219,7 +240,11 @@ proctype Worker(byte id) {
                     /* another validate won the CAS */
                     cover_validate_conflict: cover = 1
                 :: result == ILLEGAL -> assert(false) /* ACTIVE->DEGRADED is a row */
-                fi
+                fi;
+#ifdef GATE_AFTER_CAS
+                gate = false;
+#endif
+                skip
             :: else -> skip
             fi;
             assert(degraded_reports <= 1)  /* DegradedOnceInv */
@@ -249,6 +274,7 @@ inline destroy() {
     :: from == DEGRADED -> cover_destroy_degraded: cover = 1
     :: else -> skip
     fi;
+    gate = false;                          /* ms_close_gates, before the CAS */
     transition(from, SHUTTING_DOWN, result);
     assert(result == DONE);                /* destroy cannot be refused */
     cover_shutting_down: TOUCH;
@@ -262,8 +288,10 @@ init {
     byte i, from, result;
     /* create_default_strategy_with: not shared yet. */
     if
-    :: /* create finished: INITIALIZING -> ACTIVE, then handed to workers */
-        skip;
+    :: /* create finished: INITIALIZING -> ACTIVE, then handed to workers;
+        * the gate opens just before the transition, or never (a strategy
+        * with a debug option) */
+        if :: gate = true :: skip fi;
         transition(INITIALIZING, ACTIVE, result);
         assert(result == DONE);
         cover_active: assert(status == ACTIVE);

@@ -67,6 +67,7 @@ NoTransition == <<"none", "none">>
 
 VARIABLES
     status,     \* tracker->status
+    gate,       \* the hot path's allocation gate is open (malloc_gate / backend_gate)
     freed,      \* the strategy's memory went back to free()
     owner,      \* where the owner is: create, run, destroy, fold, finish, done
     pc,         \* per worker: "idle", "checked" (inside a call), "done"
@@ -79,14 +80,15 @@ VARIABLES
     history,    \* ghost: every status so far, in order
     last        \* ghost: the last status change, <<from, to>>
 
-vars == <<status, freed, owner, pc, call, seenAt, result, calls, held, reports,
+vars == <<status, gate, freed, owner, pc, call, seenAt, result, calls, held, reports,
           history, last>>
 
 TypeOK ==
     /\ status \in States
+    /\ gate \in BOOLEAN
     /\ freed \in BOOLEAN
     /\ owner \in OwnerSteps
-    /\ pc \in [Workers -> {"idle", "checked", "done"}]
+    /\ pc \in [Workers -> {"idle", "checked", "closed", "done"}]
     /\ call \in [Workers -> Calls \cup {"none"}]
     /\ seenAt \in [Workers -> Nat]
     /\ result \in [Workers -> {"ok", "refused", "none"}]
@@ -98,6 +100,7 @@ TypeOK ==
 
 Init ==
     /\ status = "INITIALIZING"
+    /\ gate = FALSE
     /\ freed = FALSE
     /\ owner = "create"
     /\ pc = [w \in Workers |-> "idle"]
@@ -121,10 +124,12 @@ Transition(from, to) ==
     /\ last' = <<from, to>>
 
 (* create_default_strategy_with: INITIALIZING -> ACTIVE before the        *)
-(* pointer is returned; only then can workers see it.                     *)
+(* pointer is returned; only then can workers see it.  The allocation     *)
+(* gate opens just before (or never: a strategy with a debug option).     *)
 CreateSucceeds ==
     /\ owner = "create"
     /\ Transition("INITIALIZING", "ACTIVE")
+    /\ gate' \in BOOLEAN
     /\ owner' = "run"
     /\ UNCHANGED <<freed, pc, call, seenAt, result, calls, held, reports>>
 
@@ -133,19 +138,23 @@ CreateFails ==
     /\ owner = "create"
     /\ Transition("INITIALIZING", "SHUTTING_DOWN")
     /\ owner' = "abort"
-    /\ UNCHANGED <<freed, pc, call, seenAt, result, calls, held, reports>>
+    /\ UNCHANGED <<gate, freed, pc, call, seenAt, result, calls, held, reports>>
 
 AbortFinish ==
     /\ owner = "abort"
     /\ Transition("SHUTTING_DOWN", "DESTROYED")
     /\ freed' = TRUE
     /\ owner' = "done"
-    /\ UNCHANGED <<pc, call, seenAt, result, calls, held, reports>>
+    /\ UNCHANGED <<gate, pc, call, seenAt, result, calls, held, reports>>
 
 (* Entry of a vtable call by worker w: the one load of the status         *)
-(* (ms_state_allows in default_allocate / default_deallocate, relaxed;    *)
-(* state_tracker_status in default_get_status, acquire).  The call is     *)
-(* linearised here; its outcome depends only on the status it read.       *)
+(* (ms_state_allows in default_deallocate, relaxed; state_tracker_status  *)
+(* in default_get_status, acquire).  An allocation loads the gate first   *)
+(* (the hot path's size comparison, relaxed): open, the call goes ahead   *)
+(* (GateInv: the status is ACTIVE); closed, the out-of-line path loads    *)
+(* the status.  A closed gate never reopens, so the two loads are one     *)
+(* step here.  The call is linearised here; its outcome depends only on   *)
+(* what it read.                                                          *)
 CheckStatus(w) ==
     /\ owner = "run"
     /\ pc[w] = "idle"
@@ -154,11 +163,12 @@ CheckStatus(w) ==
         /\ c = "deallocate" => held[w] > 0
         /\ call' = [call EXCEPT ![w] = c]
         /\ result' = [result EXCEPT ![w] =
-                         IF c \in Allowed[status] THEN "ok" ELSE "refused"]
+                         IF (c = "allocate" /\ gate) \/ c \in Allowed[status]
+                         THEN "ok" ELSE "refused"]
     /\ pc' = [pc EXCEPT ![w] = "checked"]
     /\ seenAt' = [seenAt EXCEPT ![w] = Len(history)]
     /\ calls' = [calls EXCEPT ![w] = @ + 1]
-    /\ UNCHANGED <<status, freed, owner, held, reports, history, last>>
+    /\ UNCHANGED <<status, gate, freed, owner, held, reports, history, last>>
 
 (* The rest of the call (header, backend, ms_stats_on_alloc / _on_free,  *)
 (* or the error report), whatever the status is by now.                   *)
@@ -171,35 +181,44 @@ Return(w) ==
     /\ pc' = [pc EXCEPT ![w] = "idle"]
     /\ call' = [call EXCEPT ![w] = "none"]
     /\ result' = [result EXCEPT ![w] = "none"]
-    /\ UNCHANGED <<status, freed, owner, seenAt, calls, reports, history, last>>
+    /\ UNCHANGED <<status, gate, freed, owner, seenAt, calls, reports, history, last>>
 
-(* default_validate finding a broken invariant: one CAS ACTIVE ->         *)
-(* DEGRADED; only the winner reports.  A losing CAS (already DEGRADED)    *)
-(* changes nothing.  validate finding nothing wrong is a stuttering step. *)
-ValidateFails(w) ==
+(* default_validate finding a broken invariant: first the allocation     *)
+(* gate closes (ms_close_gates), then one CAS ACTIVE -> DEGRADED; only    *)
+(* the winner reports.  A losing CAS (already DEGRADED) changes nothing.  *)
+(* validate finding nothing wrong is a stuttering step.                   *)
+ValidateCloses(w) ==
     /\ owner = "run"
     /\ pc[w] = "idle"
     /\ calls[w] < MaxCalls
+    /\ gate' = FALSE
+    /\ pc' = [pc EXCEPT ![w] = "closed"]
+    /\ calls' = [calls EXCEPT ![w] = @ + 1]
+    /\ UNCHANGED <<status, freed, owner, call, seenAt, result, held, reports, history, last>>
+
+ValidateFails(w) ==
+    /\ pc[w] = "closed"
     /\ \/ /\ Transition("ACTIVE", "DEGRADED")
           /\ reports' = reports + 1
        \/ /\ status # "ACTIVE"
           /\ UNCHANGED <<status, reports, history, last>>
-    /\ calls' = [calls EXCEPT ![w] = @ + 1]
-    /\ UNCHANGED <<freed, owner, pc, call, seenAt, result, held>>
+    /\ pc' = [pc EXCEPT ![w] = "idle"]
+    /\ UNCHANGED <<gate, freed, owner, call, seenAt, result, calls, held>>
 
 WorkerExits(w) ==
     /\ pc[w] = "idle"
     /\ pc' = [pc EXCEPT ![w] = "done"]
-    /\ UNCHANGED <<status, freed, owner, call, seenAt, result, calls, held,
+    /\ UNCHANGED <<status, gate, freed, owner, call, seenAt, result, calls, held,
                    reports, history, last>>
 
 (* destroy_default_strategy, called once the owner has joined every       *)
-(* worker: read the status, CAS it to SHUTTING_DOWN, fold the statistics  *)
-(* for the leak report (a read), CAS to DESTROYED, free.                  *)
+(* worker: read the status, close the gate, CAS it to SHUTTING_DOWN, fold *)
+(* the statistics for the leak report (a read), CAS to DESTROYED, free.   *)
 DestroyBegin ==
     /\ owner = "run"
     /\ \A w \in Workers : pc[w] = "done"
     /\ Transition(status, "SHUTTING_DOWN")
+    /\ gate' = FALSE
     /\ owner' = "fold"
     /\ UNCHANGED <<freed, pc, call, seenAt, result, calls, held, reports>>
 
@@ -207,7 +226,7 @@ DestroyFold ==
     /\ owner = "fold"
     /\ "read" \in Allowed[status]
     /\ owner' = "finish"
-    /\ UNCHANGED <<status, freed, pc, call, seenAt, result, calls, held,
+    /\ UNCHANGED <<status, gate, freed, pc, call, seenAt, result, calls, held,
                    reports, history, last>>
 
 DestroyFinish ==
@@ -215,12 +234,12 @@ DestroyFinish ==
     /\ Transition("SHUTTING_DOWN", "DESTROYED")
     /\ freed' = TRUE
     /\ owner' = "done"
-    /\ UNCHANGED <<pc, call, seenAt, result, calls, held, reports>>
+    /\ UNCHANGED <<gate, pc, call, seenAt, result, calls, held, reports>>
 
 Next ==
     \/ CreateSucceeds \/ CreateFails \/ AbortFinish
-    \/ \E w \in Workers : CheckStatus(w) \/ Return(w) \/ ValidateFails(w)
-                          \/ WorkerExits(w)
+    \/ \E w \in Workers : CheckStatus(w) \/ Return(w) \/ ValidateCloses(w)
+                          \/ ValidateFails(w) \/ WorkerExits(w)
     \/ DestroyBegin \/ DestroyFold \/ DestroyFinish
 
 Spec == Init /\ [][Next]_vars
@@ -250,13 +269,17 @@ DestroyedAbsorbingInv ==
 (* What destroy requires holds: no call is in flight once destroy began,  *)
 (* and nothing touches the strategy after it was freed.                   *)
 DestroyAloneInv ==
-    owner \in {"fold", "finish", "done"} => \A w \in Workers : pc[w] # "checked"
+    owner \in {"fold", "finish", "done"} => \A w \in Workers : pc[w] \notin {"checked", "closed"}
 
-NoUseAfterFreeInv == freed => \A w \in Workers : pc[w] # "checked"
+NoUseAfterFreeInv == freed => \A w \in Workers : pc[w] \notin {"checked", "closed"}
 
 (* Workers only ever see a published, not yet destroyed strategy. *)
 WorkersSeeLiveInv ==
-    \A w \in Workers : pc[w] = "checked" => status \in {"ACTIVE", "DEGRADED"}
+    \A w \in Workers : pc[w] \in {"checked", "closed"} => status \in {"ACTIVE", "DEGRADED"}
+
+(* An open allocation gate means ACTIVE: it closes before every           *)
+(* transition out of ACTIVE and never reopens.                            *)
+GateInv == gate => status = "ACTIVE"
 
 (* validate reports the move to DEGRADED exactly once. *)
 DegradedOnceInv ==

@@ -110,8 +110,8 @@ static MS_NOINLINE void deallocate_slow(ms_default* s, ms_block_header* header, 
     ms_backend_release(s, header);
 }
 
-/* default_allocate off the hot path: an invalid size, or a strategy with a
- * debug option (its fast_size_limit is 0). */
+/* allocate off the hot path: the gate was closed (an invalid size, a status
+ * other than ACTIVE, another kind of strategy, a debug option). */
 MS_NOINLINE void* ms_allocate_slow(ms_default* s, size_t size, const ms_site* site) {
     if (size - 1 >= STRATEGY_MAX_ALLOCATION) return ms_refuse_request(s, STRATEGY_ERROR_INVALID_SIZE, NULL, size);
     if (!ms_state_allows(&s->tracker, MS_ALLOWS_ALLOCATE)) {
@@ -178,14 +178,12 @@ static MS_NOINLINE void refuse_unreadable(ms_default* s, const void* ptr) {
 static MS_ALWAYS_INLINE void* allocate_hot(MemoryStrategy* base, size_t size, bool over_backend, const void* pc) {
     if (MS_UNLIKELY(base == NULL)) return NULL;
     ms_default* s = ms_default_of(base);
-    /* One comparison covers 0 (wraps to SIZE_MAX), > STRATEGY_MAX_ALLOCATION
-     * and, over malloc, a strategy that is not of this kind (its
-     * fast_size_limit is 0). */
-    size_t limit = over_backend ? STRATEGY_MAX_ALLOCATION : s->fast_size_limit;
-    if (MS_UNLIKELY(size - 1 >= limit)) return allocate_slow(s, size, pc);
-    if (MS_UNLIKELY(!ms_state_allows(&s->tracker, MS_ALLOWS_ALLOCATE))) {
-        return ms_refuse_request(s, STRATEGY_ERROR_ILLEGAL_STATE, NULL, size);
-    }
+    /* The gate: one comparison covers 0 (wraps to SIZE_MAX), sizes above
+     * STRATEGY_MAX_ALLOCATION, a status other than ACTIVE, a strategy of
+     * another kind and a debug option (the gate is 0).  Relaxed: the
+     * status check of StrategyLifecycle.tla (CheckStatus), see ms_default. */
+    size_t gate = ms_load_relaxed(over_backend ? &s->backend_gate : &s->malloc_gate);
+    if (MS_UNLIKELY(size - 1 >= gate)) return allocate_slow(s, size, pc);
     size_t total = size + sizeof(ms_block_header);
     void* raw = over_backend ? s->backend_allocate(s->backend_context, total) : malloc(total);
     if (MS_UNLIKELY(raw == NULL)) return ms_refuse_backend_failure(s, NULL, size);
@@ -276,6 +274,7 @@ bool default_validate(MemoryStrategy* base) {
                               s->backend_context != s->parent)) {
         ok = false;
     }
+    if (!ok) ms_close_gates(s); /* before the transition (GateInv) */
     if (!ok && state_tracker_transition(&s->tracker, STRATEGY_ACTIVE, STRATEGY_DEGRADED) ==
                    STATE_TRANSITION_DONE) {
         ms_default_report(s, STRATEGY_ERROR_ILLEGAL_STATE, NULL, 0, 0);
@@ -338,7 +337,6 @@ DefaultStrategy* create_default_strategy_with(const DefaultStrategyConfig* confi
     s->pub.base.reallocate = default_reallocate;
     s->pub.base.allocate_aligned = default_allocate_aligned;
     s->secret = make_secret(s);
-    s->fast_size_limit = STRATEGY_MAX_ALLOCATION;
     s->abort_on_misuse = config->abort_on_misuse;
     if (config->check_overflow) s->canary_bytes = MS_CANARY_BYTES;
     if (config->quarantine != 0) {
@@ -359,14 +357,13 @@ DefaultStrategy* create_default_strategy_with(const DefaultStrategyConfig* confi
             return NULL;
         }
     }
+    /* The gates stay 0 (memset) until the strategy is ACTIVE, below. */
     if (config->check_overflow || config->quarantine != 0 || config->track_allocations) {
         s->debug = true;
-        s->fast_size_limit = 0;
         s->plain_tweak = MS_DEBUG_TWEAK;
     } else if (parent != NULL || config->backend_allocate != NULL) {
         /* Its own hot path (ms_default_vtable); direct default_allocate
          * calls take the out-of-line one. */
-        s->fast_size_limit = 0;
         s->plain_tweak = MS_BACKEND_TWEAK;
     }
     ms_default_vtable(s, &s->pub.base.allocate, &s->pub.base.deallocate);
@@ -384,6 +381,12 @@ DefaultStrategy* create_default_strategy_with(const DefaultStrategyConfig* confi
     s->error_handler = config->error_handler != NULL ? config->error_handler : strategy_default_error_handler;
     s->error_handler_data = config->error_handler_data;
     s->magic = MS_DEFAULT_MAGIC;
+    /* Not yet shared: the gate of this strategy's hot path opens with the
+     * move to ACTIVE (GateInv), both published by the caller's hand-off. */
+    if (!s->debug) {
+        ms_store_relaxed(s->plain_tweak == MS_BACKEND_TWEAK ? &s->backend_gate : &s->malloc_gate,
+                         (size_t)STRATEGY_MAX_ALLOCATION);
+    }
     state_tracker_transition(&s->tracker, STRATEGY_INITIALIZING, STRATEGY_ACTIVE);
     return &s->pub;
 }
@@ -399,6 +402,7 @@ void destroy_default_strategy(DefaultStrategy* strategy) {
     }
     ms_default* s = ms_default_of(&strategy->base);
     StrategyStatus from = state_tracker_status(&s->tracker);
+    ms_close_gates(s); /* before the transition (GateInv) */
     if (state_tracker_transition(&s->tracker, from, STRATEGY_SHUTTING_DOWN) != STATE_TRANSITION_DONE) {
         ms_default_report(s, STRATEGY_ERROR_ILLEGAL_TRANSITION, strategy, 0, 0);
         return;

@@ -102,11 +102,21 @@ typedef struct ms_default {
     uint64_t magic;
     /* tag << 32 | low 32 bits of the secret: XORed into every check word. */
     uint64_t check_base;
-    /* The largest size default_allocate's hot path serves:
-     * STRATEGY_MAX_ALLOCATION over malloc, or 0 (every direct call takes the
-     * out-of-line path) over a backend (whose vtable has its own hot path)
-     * or with a debug option. */
-    size_t fast_size_limit;
+    /* The allocation gates: the largest size each hot path serves, one per
+     * kind (ms_default_vtable).  STRATEGY_MAX_ALLOCATION for the path of the
+     * strategy's own kind while it is ACTIVE, 0 otherwise: so the hot path's
+     * one comparison of the size also covers the status, and every other
+     * request (an invalid size, a status other than ACTIVE, a direct
+     * default_allocate call on a strategy over a backend, a debug option)
+     * takes the out-of-line path, which checks everything.  Opened before
+     * the strategy is published; closed (ms_close_gates) before any
+     * transition out of ACTIVE, which never comes back, so a gate read open
+     * means the status was ACTIVE at that moment (models/StrategyLifecycle,
+     * GateInv).  Relaxed loads and stores: the store is ordered before the
+     * transition's release CAS, so a thread that saw the new status sees the
+     * gate closed. */
+    _Atomic size_t malloc_gate;  /* default_allocate */
+    _Atomic size_t backend_gate; /* the hot path over a backend or parent */
     /* XORed into every plain block's check: 0, MS_BACKEND_TWEAK or
      * MS_DEBUG_TWEAK (see ms_block_header). */
     uint64_t plain_tweak;
@@ -173,6 +183,13 @@ static inline uint64_t ms_plain_check(const ms_default* s, const void* block, ui
 
 typedef void* (*ms_allocate_fn)(MemoryStrategy* self, size_t size);
 typedef void (*ms_deallocate_fn)(MemoryStrategy* self, void* ptr);
+
+/* Closes both allocation gates (see ms_default): before any transition out
+ * of ACTIVE. */
+static inline void ms_close_gates(ms_default* s) {
+    ms_store_relaxed(&s->malloc_gate, 0);
+    ms_store_relaxed(&s->backend_gate, 0);
+}
 
 /* The allocate and deallocate entries of the strategy's vtable: default_*
  * over malloc and with a debug option, the backend kind's hot path over a

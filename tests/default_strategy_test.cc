@@ -1064,14 +1064,20 @@ TEST(DefaultStrategyCorruption, EveryKindIsCovered) {
     EXPECT_FALSE(ms_testing_corrupt(h.get(), MS_CORRUPT_COUNT));
 }
 
-TEST(DefaultStrategyCorruption, UnknownStatusRefusesAllocationAsIllegalState) {
+// The allocation hot path reads the strategy's gate, not the status word
+// (a status changes only through the library, which closes the gate
+// first); a status word damaged behind the library's back is what validate
+// notices, and from then on allocation is refused.
+TEST(DefaultStrategyCorruption, UnknownStatusNoticedByValidateRefusesAllocationAsIllegalState) {
     ErrorRecorder errors;
     DefaultStrategyConfig config = mstest::ConfigWithRecorder(&errors);
     DefaultStrategy* s = create_default_strategy_with(&config);
     ASSERT_NE(nullptr, s);
     ASSERT_TRUE(ms_testing_corrupt(s, MS_CORRUPT_STATUS));
+    EXPECT_FALSE(default_validate(&s->base));
     EXPECT_EQ(nullptr, default_allocate(&s->base, 8));
-    EXPECT_EQ(1u, get_error_count(s, STRATEGY_ERROR_ILLEGAL_STATE));
+    EXPECT_EQ(nullptr, s->base.allocate(&s->base, 8));
+    EXPECT_EQ(2u, get_error_count(s, STRATEGY_ERROR_ILLEGAL_STATE));
     EXPECT_EQ(0u, get_current_usage(s));
     ms_testing_undo(s);
     EXPECT_EQ(STRATEGY_ACTIVE, default_get_status(&s->base));
