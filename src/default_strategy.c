@@ -175,7 +175,10 @@ static MS_NOINLINE void refuse_unreadable(ms_default* s, const void* ptr) {
  * of its own kind, and a block of the other kind (a direct
  * default_deallocate call on a strategy with a backend) takes the general
  * out-of-line path, which handles every kind. */
-static MS_ALWAYS_INLINE void* allocate_hot(MemoryStrategy* base, size_t size, bool over_backend, const void* pc) {
+/* Always inlined into the entry point, so __builtin_return_address(0) below
+ * is the entry point's caller (the allocation site), read only on the
+ * out-of-line branch. */
+static MS_ALWAYS_INLINE void* allocate_hot(MemoryStrategy* base, size_t size, bool over_backend) {
     if (MS_UNLIKELY(base == NULL)) return NULL;
     ms_default* s = ms_default_of(base);
     /* The gate: one comparison covers 0 (wraps to SIZE_MAX), sizes above
@@ -183,7 +186,7 @@ static MS_ALWAYS_INLINE void* allocate_hot(MemoryStrategy* base, size_t size, bo
      * another kind and a debug option (the gate is 0).  Relaxed: the
      * status check of StrategyLifecycle.tla (CheckStatus), see ms_default. */
     size_t gate = ms_load_relaxed(over_backend ? &s->backend_gate : &s->malloc_gate);
-    if (MS_UNLIKELY(size - 1 >= gate)) return allocate_slow(s, size, pc);
+    if (MS_UNLIKELY(size - 1 >= gate)) return allocate_slow(s, size, __builtin_return_address(0));
     size_t total = size + sizeof(ms_block_header);
     void* raw = over_backend ? s->backend_allocate(s->backend_context, total) : malloc(total);
     if (MS_UNLIKELY(raw == NULL)) return ms_refuse_backend_failure(s, NULL, size);
@@ -228,13 +231,13 @@ static MS_ALWAYS_INLINE void deallocate_hot(MemoryStrategy* base, void* ptr, boo
 }
 
 void* default_allocate(MemoryStrategy* base, size_t size) {
-    return allocate_hot(base, size, false, __builtin_return_address(0));
+    return allocate_hot(base, size, false);
 }
 
 void default_deallocate(MemoryStrategy* base, void* ptr) { deallocate_hot(base, ptr, false); }
 
 static void* allocate_over_backend(MemoryStrategy* base, size_t size) {
-    return allocate_hot(base, size, true, __builtin_return_address(0));
+    return allocate_hot(base, size, true);
 }
 
 static void deallocate_over_backend(MemoryStrategy* base, void* ptr) { deallocate_hot(base, ptr, true); }
