@@ -1144,6 +1144,8 @@ TEST(DefaultStrategyCreate, InconsistentBackendIsRefused) {
 struct ContextProbe {
     int allocations = 0;
     int frees = 0;
+    // A config whose backend is ProbeAllocate / ProbeFree with this probe.
+    DefaultStrategyConfig Config();
 };
 
 void* ProbeAllocate(void* context, size_t size) {
@@ -1158,12 +1160,17 @@ void ProbeFree(void* context, void* ptr) {
     std::free(ptr);
 }
 
-TEST(DefaultStrategyCreate, CustomBackendIsUsedWithItsContext) {
-    ContextProbe probe;
+DefaultStrategyConfig ContextProbe::Config() {
     DefaultStrategyConfig config{};
     config.backend_allocate = &ProbeAllocate;
     config.backend_free = &ProbeFree;
-    config.backend_context = &probe;
+    config.backend_context = this;
+    return config;
+}
+
+TEST(DefaultStrategyCreate, CustomBackendIsUsedWithItsContext) {
+    ContextProbe probe;
+    DefaultStrategyConfig config = probe.Config();
     StrategyHolder h(create_default_strategy_with(&config));
     ASSERT_NE(nullptr, h.get());
     EXPECT_EQ(0, probe.allocations);  // the strategy itself is not from the backend
@@ -1185,10 +1192,7 @@ TEST(DefaultStrategyCreate, CustomBackendIsUsedWithItsContext) {
 // directly, and the two may be mixed on the same blocks.
 TEST(DefaultStrategyCreate, BackendStrategyVtableAndDirectCallsMix) {
     ContextProbe probe;
-    DefaultStrategyConfig config{};
-    config.backend_allocate = &ProbeAllocate;
-    config.backend_free = &ProbeFree;
-    config.backend_context = &probe;
+    DefaultStrategyConfig config = probe.Config();
     ErrorRecorder errors;
     config.error_handler = &ErrorRecorder::Handle;
     config.error_handler_data = &errors;
