@@ -219,7 +219,7 @@ def ops_seeds():
         printer(PRINT_ALL),
         "print_plain": bytes([histogram]) + small(100) + small(4000) + size_kind(0) +
         bytes([FAIL_NEXT]) + small(10) + bytes([DOUBLE_FREE, 0, FREE, 0, DOUBLE_FREE, 0]) +
-        bytes([OTHER, 0, 1, OTHER, 0, 2, OTHER, 3, 0]) + alloc_at(2, 1, sz(3)) +
+        bytes([OTHER, 0, 1, OTHER, 0, 2, OTHER, 3, 0, OTHER, 1, 0]) + alloc_at(2, 1, sz(3)) +
         printer(PRINT_ALL) + printer(PRINT_REFUSALS) + bytes([DEGRADE, 2]) + printer(PRINT_ALL),
     }
 
