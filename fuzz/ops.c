@@ -1136,16 +1136,22 @@ static bool json_valid(const char* text) {
     return *c.p == '\0';
 }
 
+/* What follows the one occurrence of `pattern` in `text` (NULL if none; two
+ * fail the run). */
+static const char* after_unique(const char* text, const char* pattern) {
+    const char* at = strstr(text, pattern);
+    if (at == NULL) return NULL;
+    FUZZ_CHECK(strstr(at + 1, pattern) == NULL);
+    return at + strlen(pattern);
+}
+
 /* What follows the one "key": in `json` (NULL if none; two fail the run).
  * Keys are found by text: in a valid document "key": cannot occur inside
  * a string (a quote there is escaped). */
 static const char* json_key(const char* json, const char* key) {
     char pattern[64];
     snprintf(pattern, sizeof pattern, "\"%s\":", key);
-    const char* at = strstr(json, pattern);
-    if (at == NULL) return NULL;
-    FUZZ_CHECK(strstr(at + 1, pattern) == NULL);
-    return at + strlen(pattern);
+    return after_unique(json, pattern);
 }
 
 /* The unsigned integer value of "key". */
@@ -1234,10 +1240,8 @@ static Figures other_figures(const Run* r) {
 static const char* report_line(const char* text, const char* label) {
     char pattern[32];
     snprintf(pattern, sizeof pattern, "\n  %s ", label);
-    const char* at = strstr(text, pattern);
+    const char* at = after_unique(text, pattern);
     if (at == NULL) return NULL;
-    FUZZ_CHECK(strstr(at + 1, pattern) == NULL);
-    at += strlen(pattern);
     while (*at == ' ') at++;
     return at;
 }
@@ -1813,16 +1817,21 @@ static void op_print(Run* r, uint8_t selector) {
     }
 }
 
+/* The allocating operations' common first step: with the live table full,
+ * the operation frees a block instead (the one its size byte picks) and
+ * returns false. */
+static bool room_for_a_block(Run* r, size_t size) {
+    if (r->live_count < MAX_LIVE) return true;
+    op_deallocate(r, size);
+    return false;
+}
+
 static void run_op(Run* r, FuzzInput* in) {
     Op op = (Op)(fuzz_u8(in) % OP_COUNT);
     switch (op) {
     case OP_ALLOCATE: {
         size_t size = decode_size(in);
-        if (r->live_count == MAX_LIVE) {
-            op_deallocate(r, size);
-        } else {
-            op_allocate(r, size);
-        }
+        if (room_for_a_block(r, size)) op_allocate(r, size);
         break;
     }
     case OP_DEALLOCATE: op_deallocate(r, fuzz_u8(in)); break;
@@ -1869,11 +1878,7 @@ static void run_op(Run* r, FuzzInput* in) {
         uint8_t count_byte = fuzz_u8(in);
         size_t count = count_byte < 128 ? count_byte % 17u : decode_size(in);
         size_t size = decode_size(in);
-        if (r->live_count == MAX_LIVE) {
-            op_deallocate(r, size);
-        } else {
-            op_allocate_zeroed(r, count, size);
-        }
+        if (room_for_a_block(r, size)) op_allocate_zeroed(r, count, size);
         break;
     }
     case OP_REALLOCATE: {
@@ -1884,11 +1889,7 @@ static void run_op(Run* r, FuzzInput* in) {
     case OP_ALLOCATE_ALIGNED: {
         size_t alignment = decode_alignment(in);
         size_t size = decode_size(in);
-        if (r->live_count == MAX_LIVE) {
-            op_deallocate(r, size);
-        } else {
-            op_allocate_aligned(r, alignment, size);
-        }
+        if (room_for_a_block(r, size)) op_allocate_aligned(r, alignment, size);
         break;
     }
     case OP_OVERFLOW: {
@@ -1901,11 +1902,7 @@ static void run_op(Run* r, FuzzInput* in) {
     case OP_ALLOCATE_AT: {
         uint8_t site = fuzz_u8(in);
         size_t size = decode_size(in);
-        if (r->live_count == MAX_LIVE) {
-            op_deallocate(r, size);
-        } else {
-            op_allocate_at(r, site, size);
-        }
+        if (room_for_a_block(r, size)) op_allocate_at(r, site, size);
         break;
     }
     case OP_COUNT: break;
