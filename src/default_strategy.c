@@ -170,14 +170,13 @@ static MS_NOINLINE void refuse_unreadable(ms_default* s, const void* ptr) {
  * option: over malloc/free (`over_backend` false: default_allocate and
  * default_deallocate, the seed's vtable) and over a configured backend or a
  * parent (true: allocate_over_backend and deallocate_over_backend, that
- * strategy's vtable).  Each kind's plain blocks carry its own check
- * (ms_plain_tweak), so each function's one comparison accepts only blocks
- * of its own kind, and a block of the other kind (a direct
+ * strategy's vtable).  Each kind's plain blocks carry its own check (the
+ * strategy's plain_tweak), so each function's one comparison accepts only
+ * blocks of its own kind, and a block of another kind (a direct
  * default_deallocate call on a strategy with a backend) takes the general
- * out-of-line path, which handles every kind. */
-/* Always inlined into the entry point, so __builtin_return_address(0) below
- * is the entry point's caller (the allocation site), read only on the
- * out-of-line branch. */
+ * out-of-line path, which handles every kind.  Always inlined into the
+ * entry points, so __builtin_return_address(0) below is the entry point's
+ * caller (the allocation site), read only on the out-of-line branch. */
 static MS_ALWAYS_INLINE void* allocate_hot(MemoryStrategy* base, size_t size, bool over_backend) {
     if (MS_UNLIKELY(base == NULL)) return NULL;
     ms_default* s = ms_default_of(base);

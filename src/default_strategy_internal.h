@@ -46,9 +46,9 @@
  * The check's high 32 bits are the strategy's tag (nonzero, distinct among
  * live strategies, see default_misuse.c); the low 32 bits a hash of the
  * address and the size word mixed with the secret.  A freed block's check
- * has the low 31 bits of its low half inverted (MS_FREED_FLIP) before its memory goes back to
- * the backend (or into the quarantine), so a second free of it is told
- * from a pointer that was never a block. */
+ * has the low 31 bits of its low half inverted (MS_FREED_FLIP) before its
+ * memory goes back to the backend (or into the quarantine), so a second
+ * free of it is told from a pointer that was never a block. */
 typedef struct ms_block_header {
     uint64_t size;
     uint64_t check;

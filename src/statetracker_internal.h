@@ -34,9 +34,14 @@ void ms_state_tracker_init(StateTracker* tracker);
  * action CheckStatus). */
 static inline bool ms_state_allows(const StateTracker* tracker, uint32_t mask) {
     uint32_t s = ms_load_relaxed(&tracker->status);
+#if defined(__GNUC__)
     /* `mask` is a run (MS_ALLOWS_RUN): s is in it iff s - first < length,
-     * unsigned, which also refuses any value above the run. */
+     * unsigned, which also refuses any value above the run.  `mask` is a
+     * constant at every call, so both builtins fold. */
     return s - (uint32_t)__builtin_ctz(mask) < (uint32_t)__builtin_popcount(mask);
+#else
+    return s < 32u && ((mask >> s) & 1u) != 0;
+#endif
 }
 
 #endif /* MEMSTRATEGY_SRC_STATETRACKER_INTERNAL_H_ */
