@@ -55,8 +55,8 @@
 /* Size class k counts allocations of 2^k .. 2^(k+1)-1 bytes. */
 #define MS_SIZE_CLASSES 64u
 
-/* One cache line, written only by the thread holding its index.  Each byte
- * counter is stored with release after its operation count... see
+/* One cache line, written only by the thread holding its index.  Each
+ * operation count is stored with release after its byte counter; see
  * ms_slot_store_alloc for the exact order and what it pairs with.
  *
  * `ceiling` and `floor` are the slot's reservation in the form the fast
@@ -66,7 +66,7 @@
  * writes them (a new owner after an index handoff reads them through the
  * registry's release/acquire), so they are plain fields; every slow path
  * that changes the reservation or the local peak recomputes them
- * (ms_slot_set_reserved). */
+ * (slot_set_bounds in memstats.c). */
 typedef struct ms_slot {
     alignas(MS_CACHE_LINE) _Atomic uint64_t alloc_bytes;
     _Atomic uint64_t freed_bytes;
