@@ -53,7 +53,8 @@
  *
  * The parent counts each child block as one block of the bytes the child asked
  * its backend for: the caller's size plus the child's 16-byte header (plus
- * the padding of an aligned block, see default_allocate_aligned).  Each
+ * the padding of an aligned block, see default_allocate_aligned, and the
+ * 8-byte canary when the child has check_overflow).  Each
  * level's limit applies to its own figures.  A parent must outlive its
  * children; the calls on a child may run concurrently with any call on the
  * parent except its destroy.

@@ -6,7 +6,9 @@
  * with dladdr as function+0xoffset, or module+0xoffset when the function's
  * name is not exported), and file:line when it was allocated through
  * STRATEGY_ALLOCATE (then blocks from one file:line are one site, shown
- * with the return address of one of them).  At destroy the default error
+ * with the return address of one of them).  A block resized with
+ * reallocate is recorded again at the reallocate call (its return address,
+ * without file:line).  At destroy the default error
  * handler prints, after the
  * one-line leak summary, one line per site (largest total first) and one
  * line per leaked block under it (largest first):
