@@ -475,6 +475,8 @@ static const char* short_name(const char* name) {
     if (strcmp(name, "baseline-header") == 0) return "b-header";
     if (strcmp(name, "baseline-mutex") == 0) return "b-mutex";
     if (strcmp(name, "baseline-atomic") == 0) return "b-atomic";
+    if (strcmp(name, "baseline-header/jemalloc") == 0) return "b-hdr/je";
+    if (strcmp(name, "baseline-header/mimalloc") == 0) return "b-hdr/mi";
     if (strcmp(name, "strategy/jemalloc") == 0) return "strat/je";
     if (strcmp(name, "strategy/mimalloc") == 0) return "strat/mi";
     return name;

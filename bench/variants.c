@@ -94,6 +94,25 @@ BENCH_INSTANTIATE(atomic, baseline_atomic_alloc, baseline_atomic_free)
 #if BENCH_HAVE_PEERS
 BENCH_INSTANTIATE(jemalloc, peer_je_alloc, peer_je_free)
 BENCH_INSTANTIATE(mimalloc, peer_mi_alloc, peer_mi_free)
+
+/* BASELINE (bench only): the 16-byte size header over a peer, nothing
+ * else: what keeping each block's size costs on that allocator. */
+#define BENCH_HEADER_OVER(tag, ALLOC, FREE)                                 \
+    static inline void* header_##tag##_alloc(void* context, size_t size) { \
+        baseline_header* header = ALLOC(context, size + sizeof *header);    \
+        if (header == NULL) return NULL;                                    \
+        header->size = size;                                                \
+        return header + 1;                                                  \
+    }                                                                       \
+    static inline void header_##tag##_free(void* context, void* block) {   \
+        if (block == NULL) return;                                          \
+        (void)baseline_header_size(block);                                  \
+        FREE(context, (baseline_header*)block - 1);                         \
+    }
+BENCH_HEADER_OVER(je, peer_je_alloc, peer_je_free)
+BENCH_HEADER_OVER(mi, peer_mi_alloc, peer_mi_free)
+BENCH_INSTANTIATE(header_je, header_je_alloc, header_je_free)
+BENCH_INSTANTIATE(header_mi, header_mi_alloc, header_mi_free)
 #endif
 
 /* ---- contexts and final checks ------------------------------------------- */
@@ -332,6 +351,15 @@ const bench_variant bench_variants[] = {
      .alloc = peer_je_alloc,
      .free = peer_je_free,
      .read_figures = read_nothing},
+    {.name = "baseline-header/jemalloc",
+     .reference = "jemalloc",
+     .description = "BASELINE (bench only): 16-byte size header over jemalloc, no counters",
+     .setup = no_setup,
+     .finish = no_finish,
+     BENCH_THREAD_MAINS(header_je),
+     .alloc = header_je_alloc,
+     .free = header_je_free,
+     .read_figures = read_nothing},
     {.name = "strategy/jemalloc",
      .reference = "jemalloc",
      .description = "//:default_strategy with jemalloc as its backend",
@@ -349,6 +377,15 @@ const bench_variant bench_variants[] = {
      BENCH_THREAD_MAINS(mimalloc),
      .alloc = peer_mi_alloc,
      .free = peer_mi_free,
+     .read_figures = read_nothing},
+    {.name = "baseline-header/mimalloc",
+     .reference = "mimalloc",
+     .description = "BASELINE (bench only): 16-byte size header over mimalloc, no counters",
+     .setup = no_setup,
+     .finish = no_finish,
+     BENCH_THREAD_MAINS(header_mi),
+     .alloc = header_mi_alloc,
+     .free = header_mi_free,
      .read_figures = read_nothing},
     {.name = "strategy/mimalloc",
      .reference = "mimalloc",
