@@ -24,8 +24,9 @@
  *   CHECK_THEN_STORE validate sets DEGRADED by "load, compare, store" instead
  *                   of one CAS: spin must find an illegal transition.
  *   GATE_AFTER_CAS  validate closes the allocation gate after its CAS
- *                   instead of before: spin must find an allocation let
- *                   through the gate while the status is DEGRADED (GateInv).
+ *                   instead of before: spin must find GateInv broken
+ *                   (DEGRADED with the gate open, so an allocation could
+ *                   pass it after another thread saw DEGRADED).
  * The TLA+ spec states the same machine; the invariants named here (*Inv)
  * are the spec's.
  */
