@@ -23,6 +23,8 @@
  *                   not make destroy safe.
  *   CHECK_THEN_STORE validate sets DEGRADED by "load, compare, store" instead
  *                   of one CAS: spin must find an illegal transition.
+ *   REKEY_AFTER_CAS destroy gives the statistics a fresh id after its CAS
+ *                   instead of before: spin must find FreeKeyInv broken.
  *   GATE_AFTER_CAS  validate closes the allocation gate after its CAS
  *                   instead of before: spin must find GateInv broken
  *                   (DEGRADED with the gate open, so an allocation could
@@ -78,6 +80,12 @@ byte status = INITIALIZING; /* tracker->status */
  * ACTIVE (ms_close_gates), never reopened.  (A strategy with a debug option
  * never opens it: every allocation takes the status check below.) */
 bool gate = false;
+/* The statistics' id is the one the workers' slot caches were filled with:
+ * deallocate's hot path completes only on a cache hit and makes no status
+ * check (src/default_strategy.c, deallocate_hot); destroy gives the
+ * statistics a fresh id (ms_stats_rekey) before its transition, so every
+ * entry misses and the out-of-line path checks the status. */
+bool fkey = false;
 byte refused = 0;           /* tracker->refused (ILLEGAL requests) */
 bool freed = false;         /* the strategy's memory went back to free() */
 
@@ -97,7 +105,8 @@ inline set_status(to) {
     assert(status != DESTROYED);           /* DestroyedAbsorbingInv */
     assert(LEGAL(status, to));             /* TransitionInv */
     status = to;
-    assert(!gate || status == ACTIVE)      /* GateInv */
+    assert(!gate || status == ACTIVE);     /* GateInv */
+    assert(!fkey || ALLOWS_DEALLOCATE(status)) /* FreeKeyInv */
 }
 
 /* state_tracker_transition: the table check, then one compare-and-swap
@@ -197,8 +206,17 @@ proctype Worker(byte id) {
                 cover_alloc_refused: cover = 1         /* linearised after the transition */
             fi
         :: held > 0 ->
-            /* default_deallocate of a block this thread holds. */
-            seen = status;
+            /* default_deallocate of a block this thread holds: a hit in the
+             * slot cache (possible only while the id is the one cached)
+             * completes without a status load; a miss, or any other way out
+             * of the hot path, loads the status. */
+            if
+            :: atomic { fkey ->
+                   assert(ALLOWS_DEALLOCATE(status)); /* FreeKeyInv */
+                   seen = status };
+               cover_free_key: cover = 1
+            :: seen = status
+            fi;
             if
             :: ALLOWS_DEALLOCATE(seen) ->
                 TOUCH;                      /* header check, ms_stats_on_free */
@@ -276,7 +294,13 @@ inline destroy() {
     :: else -> skip
     fi;
     gate = false;                          /* ms_close_gates, before the CAS */
+#ifndef REKEY_AFTER_CAS
+    fkey = false;                          /* ms_stats_rekey, before the CAS */
+#endif
     transition(from, SHUTTING_DOWN, result);
+#ifdef REKEY_AFTER_CAS
+    fkey = false;
+#endif
     assert(result == DONE);                /* destroy cannot be refused */
     cover_shutting_down: TOUCH;
     assert(ALLOWS_READ(status));           /* the leak report's fold */
@@ -296,6 +320,7 @@ init {
         transition(INITIALIZING, ACTIVE, result);
         assert(result == DONE);
         cover_active: assert(status == ACTIVE);
+        fkey = true;                       /* the id slot caches will hold */
         atomic {
             for (i : 1 .. NWORKERS) { run Worker(i) }
         }

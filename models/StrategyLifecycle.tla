@@ -68,6 +68,7 @@ NoTransition == <<"none", "none">>
 VARIABLES
     status,     \* tracker->status
     gate,       \* the hot path's allocation gate is open (malloc_gate / backend_gate)
+    fkey,       \* the statistics' id is the one slot caches hold (deallocate's hot path)
     freed,      \* the strategy's memory went back to free()
     owner,      \* where the owner is: create, run, destroy, fold, finish, done
     pc,         \* per worker: "idle", "checked" (inside a call), "done"
@@ -80,12 +81,13 @@ VARIABLES
     history,    \* ghost: every status so far, in order
     last        \* ghost: the last status change, <<from, to>>
 
-vars == <<status, gate, freed, owner, pc, call, seenAt, result, calls, held, reports,
+vars == <<status, gate, fkey, freed, owner, pc, call, seenAt, result, calls, held, reports,
           history, last>>
 
 TypeOK ==
     /\ status \in States
     /\ gate \in BOOLEAN
+    /\ fkey \in BOOLEAN
     /\ freed \in BOOLEAN
     /\ owner \in OwnerSteps
     /\ pc \in [Workers -> {"idle", "checked", "closed", "done"}]
@@ -101,6 +103,7 @@ TypeOK ==
 Init ==
     /\ status = "INITIALIZING"
     /\ gate = FALSE
+    /\ fkey = FALSE
     /\ freed = FALSE
     /\ owner = "create"
     /\ pc = [w \in Workers |-> "idle"]
@@ -125,11 +128,13 @@ Transition(from, to) ==
 
 (* create_default_strategy_with: INITIALIZING -> ACTIVE before the        *)
 (* pointer is returned; only then can workers see it.  The allocation     *)
-(* gate opens just before (or never: a strategy with a debug option).     *)
+(* gate opens just before (or never: a strategy with a debug option); the *)
+(* statistics' id is the one the workers will cache.                      *)
 CreateSucceeds ==
     /\ owner = "create"
     /\ Transition("INITIALIZING", "ACTIVE")
     /\ gate' \in BOOLEAN
+    /\ fkey' = TRUE
     /\ owner' = "run"
     /\ UNCHANGED <<freed, pc, call, seenAt, result, calls, held, reports>>
 
@@ -138,14 +143,14 @@ CreateFails ==
     /\ owner = "create"
     /\ Transition("INITIALIZING", "SHUTTING_DOWN")
     /\ owner' = "abort"
-    /\ UNCHANGED <<gate, freed, pc, call, seenAt, result, calls, held, reports>>
+    /\ UNCHANGED <<gate, fkey, freed, pc, call, seenAt, result, calls, held, reports>>
 
 AbortFinish ==
     /\ owner = "abort"
     /\ Transition("SHUTTING_DOWN", "DESTROYED")
     /\ freed' = TRUE
     /\ owner' = "done"
-    /\ UNCHANGED <<gate, pc, call, seenAt, result, calls, held, reports>>
+    /\ UNCHANGED <<gate, fkey, pc, call, seenAt, result, calls, held, reports>>
 
 (* Entry of a vtable call by worker w: the one load of the status         *)
 (* (ms_state_allows in default_deallocate, relaxed; state_tracker_status  *)
@@ -153,8 +158,10 @@ AbortFinish ==
 (* (the hot path's size comparison, relaxed): open, the call goes ahead   *)
 (* (GateInv: the status is ACTIVE); closed, the out-of-line path loads    *)
 (* the status.  A closed gate never reopens, so the two loads are one     *)
-(* step here.  The call is linearised here; its outcome depends only on   *)
-(* what it read.                                                          *)
+(* step here.  A deallocation completes on the hot path only on a hit in *)
+(* the thread's slot cache, without a status load; FreeKeyInv makes that  *)
+(* the same outcome as the status check, which every other path makes.   *)
+(* The call is linearised here; its outcome depends only on what it read. *)
 CheckStatus(w) ==
     /\ owner = "run"
     /\ pc[w] = "idle"
@@ -168,7 +175,7 @@ CheckStatus(w) ==
     /\ pc' = [pc EXCEPT ![w] = "checked"]
     /\ seenAt' = [seenAt EXCEPT ![w] = Len(history)]
     /\ calls' = [calls EXCEPT ![w] = @ + 1]
-    /\ UNCHANGED <<status, gate, freed, owner, held, reports, history, last>>
+    /\ UNCHANGED <<status, gate, fkey, freed, owner, held, reports, history, last>>
 
 (* The rest of the call (header, backend, ms_stats_on_alloc / _on_free,  *)
 (* or the error report), whatever the status is by now.                   *)
@@ -181,7 +188,7 @@ Return(w) ==
     /\ pc' = [pc EXCEPT ![w] = "idle"]
     /\ call' = [call EXCEPT ![w] = "none"]
     /\ result' = [result EXCEPT ![w] = "none"]
-    /\ UNCHANGED <<status, gate, freed, owner, seenAt, calls, reports, history, last>>
+    /\ UNCHANGED <<status, gate, fkey, freed, owner, seenAt, calls, reports, history, last>>
 
 (* default_validate finding a broken invariant: first the allocation     *)
 (* gate closes (ms_close_gates), then one CAS ACTIVE -> DEGRADED; only    *)
@@ -194,7 +201,7 @@ ValidateCloses(w) ==
     /\ gate' = FALSE
     /\ pc' = [pc EXCEPT ![w] = "closed"]
     /\ calls' = [calls EXCEPT ![w] = @ + 1]
-    /\ UNCHANGED <<status, freed, owner, call, seenAt, result, held, reports, history, last>>
+    /\ UNCHANGED <<status, fkey, freed, owner, call, seenAt, result, held, reports, history, last>>
 
 ValidateFails(w) ==
     /\ pc[w] = "closed"
@@ -203,22 +210,24 @@ ValidateFails(w) ==
        \/ /\ status # "ACTIVE"
           /\ UNCHANGED <<status, reports, history, last>>
     /\ pc' = [pc EXCEPT ![w] = "idle"]
-    /\ UNCHANGED <<gate, freed, owner, call, seenAt, result, calls, held>>
+    /\ UNCHANGED <<gate, fkey, freed, owner, call, seenAt, result, calls, held>>
 
 WorkerExits(w) ==
     /\ pc[w] = "idle"
     /\ pc' = [pc EXCEPT ![w] = "done"]
-    /\ UNCHANGED <<status, gate, freed, owner, call, seenAt, result, calls, held,
+    /\ UNCHANGED <<status, gate, fkey, freed, owner, call, seenAt, result, calls, held,
                    reports, history, last>>
 
 (* destroy_default_strategy, called once the owner has joined every       *)
-(* worker: read the status, close the gate, CAS it to SHUTTING_DOWN, fold *)
-(* the statistics for the leak report (a read), CAS to DESTROYED, free.   *)
+(* worker: read the status, close the gate and give the statistics a     *)
+(* fresh id, CAS it to SHUTTING_DOWN, fold the statistics for the leak    *)
+(* report (a read), CAS to DESTROYED, free.                               *)
 DestroyBegin ==
     /\ owner = "run"
     /\ \A w \in Workers : pc[w] = "done"
     /\ Transition(status, "SHUTTING_DOWN")
     /\ gate' = FALSE
+    /\ fkey' = FALSE
     /\ owner' = "fold"
     /\ UNCHANGED <<freed, pc, call, seenAt, result, calls, held, reports>>
 
@@ -226,7 +235,7 @@ DestroyFold ==
     /\ owner = "fold"
     /\ "read" \in Allowed[status]
     /\ owner' = "finish"
-    /\ UNCHANGED <<status, gate, freed, pc, call, seenAt, result, calls, held,
+    /\ UNCHANGED <<status, gate, fkey, freed, pc, call, seenAt, result, calls, held,
                    reports, history, last>>
 
 DestroyFinish ==
@@ -234,7 +243,7 @@ DestroyFinish ==
     /\ Transition("SHUTTING_DOWN", "DESTROYED")
     /\ freed' = TRUE
     /\ owner' = "done"
-    /\ UNCHANGED <<gate, pc, call, seenAt, result, calls, held, reports>>
+    /\ UNCHANGED <<gate, fkey, pc, call, seenAt, result, calls, held, reports>>
 
 Next ==
     \/ CreateSucceeds \/ CreateFails \/ AbortFinish
@@ -280,6 +289,11 @@ WorkersSeeLiveInv ==
 (* An open allocation gate means ACTIVE: it closes before every           *)
 (* transition out of ACTIVE and never reopens.                            *)
 GateInv == gate => status = "ACTIVE"
+
+(* While the statistics' id is the one slot caches hold, the status       *)
+(* allows freeing: destroy replaces the id before leaving ACTIVE or       *)
+(* DEGRADED, so deallocate's hot path needs no status check.              *)
+FreeKeyInv == fkey => "deallocate" \in Allowed[status]
 
 (* validate reports the move to DEGRADED exactly once. *)
 DegradedOnceInv ==

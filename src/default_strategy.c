@@ -104,7 +104,17 @@ MS_NOINLINE void* ms_commit_plain_slow(ms_default* s, void* raw, size_t size) {
 }
 
 /* default_deallocate when the accounting fast path declined. */
+/* The status check of deallocate, made on every out-of-line path (the hot
+ * path makes none: see deallocate_hot).  Reports and returns true when the
+ * status does not allow freeing. */
+static bool refuse_free_in_state(ms_default* s, const void* ptr) {
+    if (ms_state_allows(&s->tracker, MS_ALLOWS_DEALLOCATE)) return false;
+    ms_default_report(s, STRATEGY_ERROR_ILLEGAL_STATE, ptr, 0, 0);
+    return true;
+}
+
 static MS_NOINLINE void deallocate_slow(ms_default* s, ms_block_header* header, uint64_t size) {
+    if (refuse_free_in_state(s, header + 1)) return;
     ms_stats_on_free(&s->stats, size);
     header->check ^= MS_FREED_FLIP;
     ms_backend_release(s, header);
@@ -152,6 +162,7 @@ MS_NOINLINE void* ms_commit_block(ms_default* s, void* raw, size_t size, const m
 /* default_deallocate when the block is not a hot-path plain one: an aligned
  * block, a block of a strategy with a debug option, or misuse. */
 static MS_NOINLINE void deallocate_other(ms_default* s, void* ptr) {
+    if (refuse_free_in_state(s, ptr)) return;
     ms_block block;
     StrategyError error = ms_find_other_block(s, ptr, (ms_block_header*)ptr - 1, &block);
     if (error != STRATEGY_OK) {
@@ -163,6 +174,7 @@ static MS_NOINLINE void deallocate_other(ms_default* s, void* ptr) {
 }
 
 static MS_NOINLINE void refuse_unreadable(ms_default* s, const void* ptr) {
+    if (refuse_free_in_state(s, ptr)) return;
     ms_refuse_misuse(s, STRATEGY_ERROR_INVALID_POINTER, ptr, 0);
 }
 
@@ -192,17 +204,19 @@ static MS_ALWAYS_INLINE void* allocate_hot(MemoryStrategy* base, size_t size, bo
     return ms_commit_plain(s, raw, size, over_backend ? MS_BACKEND_TWEAK : 0);
 }
 
-static MS_NOINLINE void refuse_free(ms_default* s, StrategyError error, const void* ptr) {
-    ms_default_report(s, error, ptr, 0, 0);
-}
-
+/* deallocate makes its status check only off the hot path: the hot path
+ * completes only with this thread's cached slot (ms_stats_try_free), an
+ * entry cached by an operation that had passed a status check, and destroy
+ * gives the statistics a fresh id (so every entry misses) before its
+ * transition out of ACTIVE or DEGRADED, the statuses that allow freeing;
+ * every other way out of the hot path checks the status first
+ * (refuse_free_in_state).  So a free that comes after destroy began
+ * (breaking its precondition) is still refused as ILLEGAL_STATE while the
+ * strategy's memory is there, at no cost to the hot path
+ * (models/StrategyLifecycle.pml, FreeKeyInv). */
 static MS_ALWAYS_INLINE void deallocate_hot(MemoryStrategy* base, void* ptr, bool over_backend) {
     if (MS_UNLIKELY(ptr == NULL || base == NULL)) return;
     ms_default* s = ms_default_of(base);
-    if (MS_UNLIKELY(!ms_state_allows(&s->tracker, MS_ALLOWS_DEALLOCATE))) {
-        refuse_free(s, STRATEGY_ERROR_ILLEGAL_STATE, ptr);
-        return;
-    }
     ms_block_header* header = (ms_block_header*)ptr - 1;
     if (MS_UNLIKELY(((uintptr_t)ptr & 15u) != 0 || !ms_readable(header, sizeof *header))) {
         refuse_unreadable(s, ptr);
@@ -404,7 +418,8 @@ void destroy_default_strategy(DefaultStrategy* strategy) {
     }
     ms_default* s = ms_default_of(&strategy->base);
     StrategyStatus from = state_tracker_status(&s->tracker);
-    ms_close_gates(s); /* before the transition (GateInv) */
+    ms_close_gates(s);         /* before the transition (GateInv) */
+    ms_stats_rekey(&s->stats); /* likewise for deallocate (FreeKeyInv) */
     if (state_tracker_transition(&s->tracker, from, STRATEGY_SHUTTING_DOWN) != STATE_TRANSITION_DONE) {
         ms_default_report(s, STRATEGY_ERROR_ILLEGAL_TRANSITION, strategy, 0, 0);
         return;

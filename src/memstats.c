@@ -293,6 +293,11 @@ void ms_stats_fold_size_classes(const MemStats* stats, uint64_t* out) {
     }
 }
 
+void ms_stats_rekey(MemStats* stats) {
+    /* Release: pairs with the acquire in ms_stats_slot_slow. */
+    ms_store_release(&stats->id, new_id());
+}
+
 void ms_stats_reset_peak(MemStats* stats) {
     /* Relaxed throughout: all three are values (see add_reservation).  A
      * reservation racing with the reset may raise reserved_peak just before
@@ -301,9 +306,9 @@ void ms_stats_reset_peak(MemStats* stats) {
      * operations that linearised before the reset. */
     int64_t total = ms_load_relaxed(&stats->reserved_total);
     ms_fetch_add_relaxed(&stats->peak_epoch, 1);
-    /* Release: pairs with the acquire in ms_stats_slot_slow; every cached
-     * entry of the old id now misses, and the slow path checks the epoch. */
-    ms_store_release(&stats->id, new_id());
+    /* Every cached entry of the old id now misses, and the slow path checks
+     * the epoch. */
+    ms_stats_rekey(stats);
     ms_store_relaxed(&stats->reserved_peak, total);
     ms_max_relaxed_i64(&stats->reserved_peak, ms_load_relaxed(&stats->reserved_total));
 }

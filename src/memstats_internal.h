@@ -139,6 +139,9 @@ void ms_stats_release_memory(MemStats* stats);
 /* Slow paths (out of line, memstats.c). */
 ms_slot* ms_stats_slot_slow(MemStats* stats);
 void ms_stats_reset_peak(MemStats* stats);
+/* Gives the statistics a fresh id: every thread's cached slot misses once,
+ * so its next operation takes the full path (see ms_stats_slot_cached). */
+void ms_stats_rekey(MemStats* stats);
 bool ms_stats_record_shared(MemStats* stats, uint64_t bytes, bool is_free);
 
 /* Records an allocation of `bytes` in the calling thread's slot (or the

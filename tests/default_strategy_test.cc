@@ -791,6 +791,70 @@ TEST(DefaultStrategyDestroy, LeakReportToACustomHandler) {
     EXPECT_EQ(2u, backend.live_count());
 }
 
+// A free that reaches the strategy after destroy began breaks destroy's
+// precondition; while the strategy's memory is still there it is refused
+// (ILLEGAL_STATE), nothing freed.  Here it comes from the leak report's
+// handler, which runs in SHUTTING_DOWN (and is documented not to call back
+// into the strategy), on the thread whose slot cache holds the strategy:
+// deallocate's hot path makes no status check of its own, so this shows
+// destroy's fresh statistics id sending the call to the checking path.
+struct FreeDuringDestroy {
+    DefaultStrategy* strategy = nullptr;
+    void* block = nullptr;
+    int leak_reports = 0;
+    std::vector<StrategyError> refusals;
+
+    static void Handle(const StrategyErrorInfo* info, void* data) {
+        auto* self = static_cast<FreeDuringDestroy*>(data);
+        if (info->error != STRATEGY_ERROR_LEAK) {
+            self->refusals.push_back(info->error);
+            return;
+        }
+        self->leak_reports++;
+        self->strategy->base.deallocate(&self->strategy->base, self->block);
+        default_deallocate(&self->strategy->base, self->block);
+    }
+};
+
+// Returns true when both frees were refused (so the block is still the
+// caller's).
+bool ExpectFreeDuringDestroyRefused(DefaultStrategyConfig config, FreeDuringDestroy* probe) {
+    config.error_handler = &FreeDuringDestroy::Handle;
+    config.error_handler_data = probe;
+    probe->strategy = create_default_strategy_with(&config);
+    EXPECT_NE(nullptr, probe->strategy);
+    if (probe->strategy == nullptr) return false;
+    MemoryStrategy* base = &probe->strategy->base;
+    // Both hot paths run first, so this thread's slot cache holds the strategy.
+    void* warm = base->allocate(base, 64);
+    EXPECT_NE(nullptr, warm);
+    base->deallocate(base, warm);
+    probe->block = base->allocate(base, 100);
+    EXPECT_NE(nullptr, probe->block);
+    destroy_default_strategy(probe->strategy);
+    EXPECT_EQ(1, probe->leak_reports);
+    const std::vector<StrategyError> both = {STRATEGY_ERROR_ILLEGAL_STATE, STRATEGY_ERROR_ILLEGAL_STATE};
+    EXPECT_EQ(both, probe->refusals);
+    return probe->block != nullptr && probe->refusals == both;
+}
+
+TEST(DefaultStrategyDestroy, AFreeDuringDestroyIsRefusedOverMalloc) {
+    FreeDuringDestroy probe;
+    // Refused, so still the caller's: its memory is malloc's block 16 bytes
+    // before it (the header).
+    if (ExpectFreeDuringDestroyRefused(DefaultStrategyConfig{}, &probe)) {
+        std::free(static_cast<unsigned char*>(probe.block) - 16);
+    }
+}
+
+TEST(DefaultStrategyDestroy, AFreeDuringDestroyIsRefusedOverABackend) {
+    RecordingBackend backend;
+    FreeDuringDestroy probe;
+    EXPECT_TRUE(ExpectFreeDuringDestroyRefused(backend.Config(), &probe));
+    EXPECT_TRUE(backend.IsLive(static_cast<unsigned char*>(probe.block) - 16));
+    EXPECT_EQ(1u, backend.free_calls());  // the warm-up block only
+}
+
 TEST(DefaultStrategyDestroy, NoLeakNoOutput) {
     DefaultStrategy* s = create_default_strategy();
     ASSERT_NE(nullptr, s);
