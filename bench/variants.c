@@ -295,16 +295,23 @@ static bool atomic_finish(void* context, const bench_run_totals* totals, char* m
 
 /* ---- the table -------------------------------------------------------------- */
 
+/* A variant without statistics: nothing to set up or check, and its
+ * readers' extra thread reads private values (read_nothing). */
+#define BENCH_PLAIN_VARIANT(NAME, REFERENCE, DESCRIPTION, TAG, ALLOC, FREE) \
+    {.name = NAME,                                                       \
+     .reference = REFERENCE,                                             \
+     .description = DESCRIPTION,                                         \
+     .setup = no_setup,                                                  \
+     .finish = no_finish,                                                \
+     BENCH_THREAD_MAINS(TAG),                                            \
+     .alloc = ALLOC,                                                     \
+     .free = FREE,                                                       \
+     .read_figures = read_nothing}
+
 const bench_variant bench_variants[] = {
-    {.name = "malloc",
-     .reference = NULL,
-     .description = "raw glibc malloc/free",
-     .setup = no_setup,
-     .finish = no_finish,
-     BENCH_THREAD_MAINS(malloc),
-     .alloc = raw_malloc_alloc,
-     .free = raw_malloc_free,
-     .read_figures = read_nothing},
+    BENCH_PLAIN_VARIANT("malloc", NULL,
+                        "raw glibc malloc/free",
+                        malloc, raw_malloc_alloc, raw_malloc_free),
     {.name = "strategy",
      .reference = "malloc",
      .description = "//:default_strategy over malloc, through its vtable",
@@ -314,15 +321,9 @@ const bench_variant bench_variants[] = {
      .alloc = strategy_alloc,
      .free = strategy_free,
      .read_figures = strategy_read},
-    {.name = "baseline-header",
-     .reference = "malloc",
-     .description = "BASELINE (bench only): 16-byte size header, no counters",
-     .setup = no_setup,
-     .finish = no_finish,
-     BENCH_THREAD_MAINS(header),
-     .alloc = baseline_header_alloc,
-     .free = baseline_header_free,
-     .read_figures = read_nothing},
+    BENCH_PLAIN_VARIANT("baseline-header", "malloc",
+                        "BASELINE (bench only): 16-byte size header, no counters",
+                        header, baseline_header_alloc, baseline_header_free),
     {.name = "baseline-mutex",
      .reference = "malloc",
      .description = "BASELINE (bench only): header + one mutex around shared counters",
@@ -342,24 +343,12 @@ const bench_variant bench_variants[] = {
      .free = baseline_atomic_free,
      .read_figures = atomic_read},
 #if BENCH_HAVE_PEERS
-    {.name = "jemalloc",
-     .reference = NULL,
-     .description = "raw jemalloc 5.3 mallocx/dallocx",
-     .setup = no_setup,
-     .finish = no_finish,
-     BENCH_THREAD_MAINS(jemalloc),
-     .alloc = peer_je_alloc,
-     .free = peer_je_free,
-     .read_figures = read_nothing},
-    {.name = "baseline-header/jemalloc",
-     .reference = "jemalloc",
-     .description = "BASELINE (bench only): 16-byte size header over jemalloc, no counters",
-     .setup = no_setup,
-     .finish = no_finish,
-     BENCH_THREAD_MAINS(header_je),
-     .alloc = header_je_alloc,
-     .free = header_je_free,
-     .read_figures = read_nothing},
+    BENCH_PLAIN_VARIANT("jemalloc", NULL,
+                        "raw jemalloc 5.3 mallocx/dallocx",
+                        jemalloc, peer_je_alloc, peer_je_free),
+    BENCH_PLAIN_VARIANT("baseline-header/jemalloc", "jemalloc",
+                        "BASELINE (bench only): 16-byte size header over jemalloc, no counters",
+                        header_je, header_je_alloc, header_je_free),
     {.name = "strategy/jemalloc",
      .reference = "jemalloc",
      .description = "//:default_strategy with jemalloc as its backend",
@@ -369,24 +358,12 @@ const bench_variant bench_variants[] = {
      .alloc = strategy_alloc,
      .free = strategy_free,
      .read_figures = strategy_read},
-    {.name = "mimalloc",
-     .reference = NULL,
-     .description = "raw mimalloc 2.0 mi_malloc/mi_free",
-     .setup = no_setup,
-     .finish = no_finish,
-     BENCH_THREAD_MAINS(mimalloc),
-     .alloc = peer_mi_alloc,
-     .free = peer_mi_free,
-     .read_figures = read_nothing},
-    {.name = "baseline-header/mimalloc",
-     .reference = "mimalloc",
-     .description = "BASELINE (bench only): 16-byte size header over mimalloc, no counters",
-     .setup = no_setup,
-     .finish = no_finish,
-     BENCH_THREAD_MAINS(header_mi),
-     .alloc = header_mi_alloc,
-     .free = header_mi_free,
-     .read_figures = read_nothing},
+    BENCH_PLAIN_VARIANT("mimalloc", NULL,
+                        "raw mimalloc 2.0 mi_malloc/mi_free",
+                        mimalloc, peer_mi_alloc, peer_mi_free),
+    BENCH_PLAIN_VARIANT("baseline-header/mimalloc", "mimalloc",
+                        "BASELINE (bench only): 16-byte size header over mimalloc, no counters",
+                        header_mi, header_mi_alloc, header_mi_free),
     {.name = "strategy/mimalloc",
      .reference = "mimalloc",
      .description = "//:default_strategy with mimalloc as its backend",
