@@ -180,17 +180,7 @@ TEST(LeakReport, WithoutTrackingOnlyTheSummary) {
 }
 
 TEST(LeakReport, ThreadsTrackConcurrently) {
-#if defined(__SANITIZE_THREAD__)
-    constexpr int kEach = 200;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-    constexpr int kEach = 200;
-#else
-    constexpr int kEach = 2000;
-#endif
-#else
-    constexpr int kEach = 2000;
-#endif
+    constexpr int kEach = static_cast<int>(mstest::Scaled(2000, 200));
     RecordingBackend backend;
     DefaultStrategyConfig config = TrackingConfig(&backend);
     DefaultStrategy* s = create_default_strategy_with(&config);

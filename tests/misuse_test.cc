@@ -308,17 +308,7 @@ TEST(Quarantine, WorksUnderAParent) {
 // Threads freeing into one quarantine (an exchange per slot) and reading
 // the debug path: every block goes back to the backend exactly once.
 TEST(Quarantine, ThreadsShareIt) {
-#if defined(__SANITIZE_THREAD__)
-    constexpr int kEach = 300;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-    constexpr int kEach = 300;
-#else
-    constexpr int kEach = 3000;
-#endif
-#else
-    constexpr int kEach = 3000;
-#endif
+    constexpr int kEach = static_cast<int>(mstest::Scaled(3000, 300));
     constexpr int kThreads = 4;
     RecordingBackend backend;
     DefaultStrategyConfig config = backend.Config();
