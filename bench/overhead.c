@@ -486,6 +486,11 @@ static bool is_strategy(const bench_variant* v) {
     return strncmp(v->name, "strategy", 8) == 0;
 }
 
+/* A strategy cell whose median ratio is above its workload's target. */
+static bool above_target(const bench_variant* v, bench_workload w, double ratio) {
+    return is_strategy(v) && ratio > target_of(w);
+}
+
 static void print_table(results* r, const options* o) {
     for (int w = 0; w < BENCH_WORKLOAD_COUNT; w++) {
         if (!o->workload[w]) continue;
@@ -510,7 +515,7 @@ static void print_table(results* r, const options* o) {
                     printf("  %15.1f", quantile(&c->ns_per_op, 0.5));
                 } else {
                     double ratio = quantile(&c->ratio, 0.5);
-                    bool missed = is_strategy(&bench_variants[v]) && ratio > target_of((bench_workload)w);
+                    bool missed = above_target(&bench_variants[v], (bench_workload)w, ratio);
                     printf("  %8.3f%c", ratio, c->failed ? '!' : (missed ? '*' : ' '));
                 }
             }
@@ -558,7 +563,7 @@ static void print_markdown(results* r, const options* o) {
                 } else {
                     double ratio = quantile(&c->ratio, 0.5);
                     bool strategy = is_strategy(&bench_variants[v]);
-                    bool missed = strategy && ratio > target_of((bench_workload)w);
+                    bool missed = above_target(&bench_variants[v], (bench_workload)w, ratio);
                     if (strategy) {
                         printf(" %s%.3f%s (%.3f–%.3f) |", missed ? "**" : "", ratio, missed ? "**" : "",
                                quantile(&c->ratio, 0.25), quantile(&c->ratio, 0.75));

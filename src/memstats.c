@@ -199,16 +199,19 @@ static ms_slot* ms_stats_slot(MemStats* stats) {
 }
 
 bool ms_stats_on_alloc(MemStats* stats, uint64_t bytes) {
-    /* The common reason to get here: a new local peak (histogram statistics
-     * are never cached, see MemStats). */
-    if (ms_stats_slot_cached(stats) && raise_local_peak(stats, (ms_slot*)ms_tl_slot_cache[0].slot, bytes)) {
-        return true;
-    }
-    ms_slot* slot = ms_stats_slot(stats);
-    if (slot == NULL) {
-        if (!ms_stats_record_shared(stats, bytes, false)) return false;
-        if (stats->size_histogram) ms_stats_count_size(stats, NULL, bytes);
-        return true;
+    ms_slot* slot;
+    if (ms_stats_slot_cached(stats)) {
+        slot = (ms_slot*)ms_tl_slot_cache[0].slot;
+        /* The common reason to get here: a new local peak (histogram
+         * statistics are never cached, see MemStats). */
+        if (raise_local_peak(stats, slot, bytes)) return true;
+    } else {
+        slot = ms_stats_slot_slow(stats);
+        if (slot == NULL) {
+            if (!ms_stats_record_shared(stats, bytes, false)) return false;
+            if (stats->size_histogram) ms_stats_count_size(stats, NULL, bytes);
+            return true;
+        }
     }
     /* Owner-only fields: relaxed loads read this thread's own last stores
      * (or, after an index handoff, the previous owner's, ordered by the
