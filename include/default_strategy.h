@@ -140,6 +140,24 @@ typedef struct DefaultStrategyConfig {
      * operation of this strategy off the tuned hot path (the full path counts
      * the class), so it costs nothing when off. */
     bool size_histogram;
+    /* thread_cache_blocks: 0 (no cache), or how many freed blocks of each
+     * size class (16-byte classes up to 2048 bytes, so 128 classes) each
+     * thread may keep for its own next allocations instead of giving them
+     * back to the backend; at most 4096.  The backend is then asked for
+     * a block of up to 2048 bytes rounded up to a multiple of 16 (plus the
+     * header), so a cached block serves any request of its class.  An allocation
+     * served from the cache does not call the backend, which makes the
+     * strategy cheaper than the backend alone (docs/PERFORMANCE.md).
+     * Statistics count a cached block as freed, and its header stays
+     * marked freed, so a second free of it is STRATEGY_ERROR_DOUBLE_FREE;
+     * under AddressSanitizer its memory is poisoned.  A thread's cache stays
+     * with its thread index when the thread exits (the next thread to take
+     * the index uses it); destroy gives every cached block back.  So each
+     * thread that used the strategy holds back up to about
+     * thread_cache_blocks * 129 KiB from the backend (all 128 classes
+     * full).  Not used with a debug option (quarantine, check_overflow,
+     * track_allocations), a parent, or size_histogram. */
+    size_t thread_cache_blocks;
 } DefaultStrategyConfig;
 
 /* Creates a strategy over malloc/free with the default error handler.
@@ -161,7 +179,8 @@ DefaultStrategy* create_default_strategy(void);
  * child's STRATEGY_ERROR_OUT_OF_MEMORY.  Both error handlers are called.
  * Returns NULL if memory cannot be obtained or the config is inconsistent
  * (exactly one of backend_allocate and backend_free set; a parent together
- * with either; a parent without allocate or deallocate). */
+ * with either; a parent without allocate or deallocate; thread_cache_blocks
+ * above 4096). */
 DefaultStrategy* create_default_strategy_with(const DefaultStrategyConfig* config);
 
 /* Destroys a strategy: SHUTTING_DOWN, a leak report through the error handler

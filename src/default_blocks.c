@@ -37,10 +37,6 @@ static void* obtain_zeroed(ms_default* s, size_t total) {
     return raw;
 }
 
-static void* obtain(ms_default* s, size_t total) {
-    return s->backend_allocate == NULL ? malloc(total) : s->backend_allocate(s->backend_context, total);
-}
-
 void* default_allocate_zeroed(MemoryStrategy* base, size_t count, size_t size) {
     if (base == NULL) return NULL;
     ms_site site = {__builtin_return_address(0), NULL, 0};
@@ -54,7 +50,7 @@ void* default_allocate_zeroed(MemoryStrategy* base, size_t count, size_t size) {
     if (!ms_state_allows(&s->tracker, MS_ALLOWS_ALLOCATE)) {
         return ms_refuse_request(s, STRATEGY_ERROR_ILLEGAL_STATE, NULL, bytes);
     }
-    void* raw = obtain_zeroed(s, bytes + sizeof(ms_block_header) + s->canary_bytes);
+    void* raw = obtain_zeroed(s, ms_plain_request(s, bytes));
     if (raw == NULL) return ms_refuse_backend_failure(s, NULL, bytes);
     return ms_commit_block(s, raw, bytes, &site);
 }
@@ -114,7 +110,7 @@ void* default_allocate_aligned(MemoryStrategy* base, size_t alignment, size_t si
         return ms_refuse_request(s, STRATEGY_ERROR_ILLEGAL_STATE, NULL, size);
     }
     unsigned shift = log2_of(alignment);
-    void* raw = obtain(s, aligned_request(s, size, shift));
+    void* raw = ms_backend_obtain(s, aligned_request(s, size, shift));
     if (raw == NULL) return ms_refuse_backend_failure(s, NULL, size);
     ms_block_header* header = place_aligned(s, raw, size, shift);
     if (!ms_stats_on_alloc(&s->stats, size)) return ms_refuse_over_limit(s, header, raw, size);
@@ -161,7 +157,7 @@ static void* resize_plain(ms_default* s, void* ptr, const ms_block* old, size_t 
     }
     ms_block_header* header = old->header;
     header->check ^= MS_FREED_FLIP; /* the old address stops matching before the backend may free it */
-    ms_block_header* moved = backend_resize(s, header, size + sizeof *header);
+    ms_block_header* moved = backend_resize(s, header, ms_plain_request(s, size));
     if (moved == NULL) {
         /* The backend left the old block as it was: make it live again. */
         header->check ^= MS_FREED_FLIP;
@@ -179,8 +175,8 @@ static void* resize_plain(ms_default* s, void* ptr, const ms_block* old, size_t 
  * old block released.  A failure changes nothing. */
 static void* resize_by_moving(ms_default* s, void* ptr, const ms_block* old, size_t size) {
     size_t total = old->aligned ? aligned_request(s, size, old->shift)
-                                : size + sizeof(ms_block_header) + s->canary_bytes;
-    void* raw = obtain(s, total);
+                                : ms_plain_request(s, size);
+    void* raw = ms_backend_obtain(s, total);
     if (raw == NULL) return ms_refuse_backend_failure(s, ptr, size);
     ms_block_header* header = old->aligned ? place_aligned(s, raw, size, old->shift) : raw;
     if (!old->aligned) {

@@ -84,7 +84,7 @@ enum { MS_NO_MATCH = 0, MS_LIVE = 1, MS_FREED = 2 };
 #define MS_ANY_TWEAK UINT64_MAX
 
 static int match_plain(const void* ptr, uint64_t word, uint64_t check, uint64_t base, uint64_t tweak) {
-    static const uint64_t kTweaks[] = {0, MS_BACKEND_TWEAK, MS_DEBUG_TWEAK};
+    static const uint64_t kTweaks[] = {0, MS_BACKEND_TWEAK, MS_DEBUG_TWEAK, MS_CACHE_TWEAK};
     uint64_t plain = ms_block_check(ptr, word, base);
     for (size_t i = 0; i < sizeof kTweaks / sizeof kTweaks[0]; i++) {
         if (tweak != MS_ANY_TWEAK && tweak != kTweaks[i]) continue;

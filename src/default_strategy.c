@@ -127,8 +127,7 @@ MS_NOINLINE void* ms_allocate_slow(ms_default* s, size_t size, const ms_site* si
     if (!ms_state_allows(&s->tracker, MS_ALLOWS_ALLOCATE)) {
         return ms_refuse_request(s, STRATEGY_ERROR_ILLEGAL_STATE, NULL, size);
     }
-    size_t total = size + sizeof(ms_block_header) + s->canary_bytes;
-    void* raw = s->backend_allocate == NULL ? malloc(total) : s->backend_allocate(s->backend_context, total);
+    void* raw = ms_backend_obtain(s, ms_plain_request(s, size));
     if (raw == NULL) return ms_refuse_backend_failure(s, NULL, size);
     return ms_commit_block(s, raw, size, site);
 }
@@ -178,30 +177,126 @@ static MS_NOINLINE void refuse_unreadable(ms_default* s, const void* ptr) {
     ms_refuse_misuse(s, STRATEGY_ERROR_INVALID_POINTER, ptr, 0);
 }
 
-/* The hot path, written once for the two kinds of strategy without a debug
- * option: over malloc/free (`over_backend` false: default_allocate and
- * default_deallocate, the seed's vtable) and over a configured backend or a
- * parent (true: allocate_over_backend and deallocate_over_backend, that
- * strategy's vtable).  Each kind's plain blocks carry its own check (the
- * strategy's plain_tweak), so each function's one comparison accepts only
- * blocks of its own kind, and a block of another kind (a direct
- * default_deallocate call on a strategy with a backend) takes the general
- * out-of-line path, which handles every kind.  Always inlined into the
- * entry points, so __builtin_return_address(0) below is the entry point's
- * caller (the allocation site), read only on the out-of-line branch. */
-static MS_ALWAYS_INLINE void* allocate_hot(MemoryStrategy* base, size_t size, bool over_backend) {
+/* The kinds of strategy without a debug option, each with a hot path of its
+ * own (ms_default_vtable): over malloc/free (default_allocate and
+ * default_deallocate, the seed's vtable), over a configured backend or a
+ * parent, and with a thread cache (over malloc or a backend). */
+typedef enum ms_kind { MS_KIND_MALLOC, MS_KIND_BACKEND, MS_KIND_CACHE } ms_kind;
+
+static MS_ALWAYS_INLINE uint64_t kind_tweak(ms_kind kind) {
+    return kind == MS_KIND_MALLOC ? 0 : kind == MS_KIND_BACKEND ? MS_BACKEND_TWEAK : MS_CACHE_TWEAK;
+}
+
+/* ---- the thread cache (config.thread_cache_bytes) ------------------------ */
+
+/* A cached block's memory after its header (`bytes`, at least 16, of which
+ * the first word links the list) is off limits under ASan while cached, so
+ * a use after free of a cached block is still reported. */
+static MS_ALWAYS_INLINE void cache_poison(void* block, size_t bytes) {
+#ifdef MS_ASAN
+    ASAN_POISON_MEMORY_REGION(block, bytes);
+#else
+    (void)block;
+    (void)bytes;
+#endif
+}
+
+static MS_ALWAYS_INLINE void cache_unpoison(void* block, size_t bytes) {
+#ifdef MS_ASAN
+    ASAN_UNPOISON_MEMORY_REGION(block, bytes);
+#else
+    (void)block;
+    (void)bytes;
+#endif
+}
+
+static MS_ALWAYS_INLINE void cache_push(ms_thread_cache* cache, ms_block_header* header, size_t c) {
+    void* block = header + 1;
+    memcpy(block, &cache->head[c], sizeof(void*));
+    cache_poison(block, 16u * c);
+    cache->head[c] = header;
+    cache->count[c]++;
+}
+
+/* Takes the first block of class c (not empty) for a request of `size`
+ * (16c-15 .. 16c) bytes: only those stay addressable under ASan. */
+static MS_ALWAYS_INLINE ms_block_header* cache_pop(ms_thread_cache* cache, size_t c, size_t size) {
+    ms_block_header* header = cache->head[c];
+    void* block = header + 1;
+    cache_unpoison(block, sizeof(void*));
+    memcpy(&cache->head[c], block, sizeof(void*));
+    cache_poison(block, 16u * c);
+    cache_unpoison(block, size);
+    cache->count[c]--;
+    return header;
+}
+
+/* The first free into a thread's cache: creates the cache in the owner cell
+ * of the thread's slot.  Without memory for it the block goes back to the
+ * backend. */
+static MS_NOINLINE void cache_first_push(ms_default* s, void** cell, ms_block_header* header, size_t c) {
+    ms_thread_cache* cache = calloc(1, sizeof *cache);
+    if (cache == NULL) {
+        ms_backend_release(s, header);
+        return;
+    }
+    *cell = cache;
+    cache_push(cache, header, c);
+}
+
+/* The cache kind's allocation when its thread cache has no block for it. */
+static MS_NOINLINE void* allocate_from_backend(ms_default* s, size_t size) {
+    void* raw = ms_backend_obtain(s, ms_plain_request(s, size));
+    if (MS_UNLIKELY(raw == NULL)) return ms_refuse_backend_failure(s, NULL, size);
+    return ms_commit_plain(s, raw, size, MS_CACHE_TWEAK);
+}
+
+/* destroy: gives every cached block back to the backend. */
+static void cache_drain(void* value, void* context) {
+    ms_thread_cache* cache = value;
+    ms_default* s = context;
+    for (size_t c = 1; c < MS_CACHE_CLASSES; c++) {
+        while (cache->head[c] != NULL) ms_backend_release(s, cache_pop(cache, c, 16u * c));
+    }
+    free(cache);
+}
+
+/* ---- the hot paths -------------------------------------------------------- */
+
+/* The hot path, written once for the three kinds.  Each kind's plain blocks
+ * carry its own check (the strategy's plain_tweak), so each function's one
+ * comparison accepts only blocks of its own kind, and a block of another
+ * kind (a direct default_deallocate call on a strategy with a backend) takes
+ * the general out-of-line path, which handles every kind.  Always inlined
+ * into the entry points, so __builtin_return_address(0) below is the entry
+ * point's caller (the allocation site), read only on the out-of-line
+ * branch. */
+static MS_ALWAYS_INLINE void* allocate_hot(MemoryStrategy* base, size_t size, ms_kind kind) {
     if (MS_UNLIKELY(base == NULL)) return NULL;
     ms_default* s = ms_default_of(base);
     /* The gate: one comparison covers 0 (wraps to SIZE_MAX), sizes above
      * STRATEGY_MAX_ALLOCATION, a status other than ACTIVE, a strategy of
      * another kind and a debug option (the gate is 0).  Relaxed: the
      * status check of StrategyLifecycle.tla (CheckStatus), see ms_default. */
-    size_t gate = ms_load_relaxed(over_backend ? &s->backend_gate : &s->malloc_gate);
+    size_t gate = ms_load_relaxed(kind == MS_KIND_MALLOC    ? &s->malloc_gate
+                                  : kind == MS_KIND_BACKEND ? &s->backend_gate
+                                                            : &s->cache_gate);
     if (MS_UNLIKELY(size - 1 >= gate)) return allocate_slow(s, size, __builtin_return_address(0));
-    size_t total = size + sizeof(ms_block_header);
-    void* raw = over_backend ? s->backend_allocate(s->backend_context, total) : malloc(total);
+    if (kind == MS_KIND_CACHE) {
+        size_t c = (size + 15u) >> 4;
+        /* The owner cell is this thread's only while its slot is cached. */
+        if (MS_LIKELY(c < MS_CACHE_CLASSES && ms_stats_slot_cached(&s->stats))) {
+            ms_thread_cache* cache = *ms_stats_owner_cell();
+            if (MS_LIKELY(cache != NULL && cache->head[c] != NULL)) {
+                return ms_commit_plain_cached(s, cache_pop(cache, c, size), size, MS_CACHE_TWEAK);
+            }
+        }
+        return allocate_from_backend(s, size); /* a tail call: no frame on the way above */
+    }
+    void* raw = kind == MS_KIND_MALLOC ? malloc(size + sizeof(ms_block_header))
+                                       : s->backend_allocate(s->backend_context, size + sizeof(ms_block_header));
     if (MS_UNLIKELY(raw == NULL)) return ms_refuse_backend_failure(s, NULL, size);
-    return ms_commit_plain(s, raw, size, over_backend ? MS_BACKEND_TWEAK : 0);
+    return ms_commit_plain(s, raw, size, kind_tweak(kind));
 }
 
 /* deallocate makes its status check only off the hot path: the hot path
@@ -213,8 +308,10 @@ static MS_ALWAYS_INLINE void* allocate_hot(MemoryStrategy* base, size_t size, bo
  * (refuse_free_in_state).  So a free that comes after destroy began
  * (breaking its precondition) is still refused as ILLEGAL_STATE while the
  * strategy's memory is there, at no cost to the hot path
- * (models/StrategyLifecycle.pml, FreeKeyInv). */
-static MS_ALWAYS_INLINE void deallocate_hot(MemoryStrategy* base, void* ptr, bool over_backend) {
+ * (models/StrategyLifecycle.pml, FreeKeyInv).  The same cached slot is what
+ * lets the cache kind reach the thread's cache: a free that misses it gives
+ * its block back to the backend. */
+static MS_ALWAYS_INLINE void deallocate_hot(MemoryStrategy* base, void* ptr, ms_kind kind) {
     if (MS_UNLIKELY(ptr == NULL || base == NULL)) return;
     ms_default* s = ms_default_of(base);
     ms_block_header* header = (ms_block_header*)ptr - 1;
@@ -223,7 +320,7 @@ static MS_ALWAYS_INLINE void deallocate_hot(MemoryStrategy* base, void* ptr, boo
         return;
     }
     uint64_t size = header->size;
-    uint64_t check = ms_block_check(ptr, size, s->check_base) ^ (over_backend ? MS_BACKEND_TWEAK : 0);
+    uint64_t check = ms_block_check(ptr, size, s->check_base) ^ kind_tweak(kind);
     if (MS_UNLIKELY(header->check != check)) {
         deallocate_other(s, ptr);
         return;
@@ -236,29 +333,62 @@ static MS_ALWAYS_INLINE void deallocate_hot(MemoryStrategy* base, void* ptr, boo
     }
     header->check = check ^ MS_FREED_FLIP; /* a second free is told while the header is intact */
     /* A block with this kind's check belongs to a strategy of this kind. */
-    if (over_backend) {
+    if (kind == MS_KIND_MALLOC) {
+        free(header);
+    } else if (kind == MS_KIND_BACKEND) {
         s->backend_free(s->backend_context, header);
     } else {
-        free(header);
+        size_t c = (size_t)(size + 15u) >> 4; /* its backend block holds 16c bytes */
+        if (MS_LIKELY(c < MS_CACHE_CLASSES)) {
+            void** cell = ms_stats_owner_cell();
+            ms_thread_cache* cache = *cell;
+            if (MS_LIKELY(cache != NULL)) {
+                if (MS_LIKELY(cache->count[c] < s->cache_blocks)) {
+                    cache_push(cache, header, c);
+                    return;
+                }
+            } else {
+                cache_first_push(s, cell, header, c);
+                return;
+            }
+        }
+        ms_backend_release(s, header);
     }
 }
 
 void* default_allocate(MemoryStrategy* base, size_t size) {
-    return allocate_hot(base, size, false);
+    return allocate_hot(base, size, MS_KIND_MALLOC);
 }
 
-void default_deallocate(MemoryStrategy* base, void* ptr) { deallocate_hot(base, ptr, false); }
+void default_deallocate(MemoryStrategy* base, void* ptr) { deallocate_hot(base, ptr, MS_KIND_MALLOC); }
 
 static void* allocate_over_backend(MemoryStrategy* base, size_t size) {
-    return allocate_hot(base, size, true);
+    return allocate_hot(base, size, MS_KIND_BACKEND);
 }
 
-static void deallocate_over_backend(MemoryStrategy* base, void* ptr) { deallocate_hot(base, ptr, true); }
+static void deallocate_over_backend(MemoryStrategy* base, void* ptr) {
+    deallocate_hot(base, ptr, MS_KIND_BACKEND);
+}
+
+static void* allocate_with_cache(MemoryStrategy* base, size_t size) {
+    return allocate_hot(base, size, MS_KIND_CACHE);
+}
+
+static void deallocate_with_cache(MemoryStrategy* base, void* ptr) {
+    deallocate_hot(base, ptr, MS_KIND_CACHE);
+}
 
 void ms_default_vtable(const ms_default* s, ms_allocate_fn* allocate, ms_deallocate_fn* deallocate) {
-    bool over_backend = s->plain_tweak == MS_BACKEND_TWEAK;
-    *allocate = over_backend ? allocate_over_backend : default_allocate;
-    *deallocate = over_backend ? deallocate_over_backend : default_deallocate;
+    if (s->plain_tweak == MS_BACKEND_TWEAK) {
+        *allocate = allocate_over_backend;
+        *deallocate = deallocate_over_backend;
+    } else if (s->plain_tweak == MS_CACHE_TWEAK) {
+        *allocate = allocate_with_cache;
+        *deallocate = deallocate_with_cache;
+    } else {
+        *allocate = default_allocate;
+        *deallocate = default_deallocate;
+    }
 }
 
 /* ---- status and validation --------------------------------------------- */
@@ -322,6 +452,7 @@ DefaultStrategy* create_default_strategy_with(const DefaultStrategyConfig* confi
     memset(&defaults, 0, sizeof defaults);
     if (config == NULL) config = &defaults;
     if ((config->backend_allocate == NULL) != (config->backend_free == NULL)) return NULL;
+    if (config->thread_cache_blocks > MS_CACHE_MAX_BLOCKS) return NULL;
     MemoryStrategy* parent = config->parent;
     if (parent != NULL && (config->backend_allocate != NULL || parent->allocate == NULL ||
                            parent->deallocate == NULL)) {
@@ -377,6 +508,11 @@ DefaultStrategy* create_default_strategy_with(const DefaultStrategyConfig* confi
     if (config->check_overflow || config->quarantine != 0 || config->track_allocations) {
         s->debug = true;
         s->plain_tweak = MS_DEBUG_TWEAK;
+    } else if (config->thread_cache_blocks != 0 && parent == NULL && !config->size_histogram) {
+        /* Its own hot path (ms_default_vtable), over malloc or the backend;
+         * direct default_allocate calls take the out-of-line one. */
+        s->plain_tweak = MS_CACHE_TWEAK;
+        s->cache_blocks = config->thread_cache_blocks;
     } else if (parent != NULL || config->backend_allocate != NULL) {
         /* Its own hot path (ms_default_vtable); direct default_allocate
          * calls take the out-of-line one. */
@@ -400,8 +536,10 @@ DefaultStrategy* create_default_strategy_with(const DefaultStrategyConfig* confi
     /* Not yet shared: the gate of this strategy's hot path opens with the
      * move to ACTIVE (GateInv), both published by the caller's hand-off. */
     if (!s->debug) {
-        ms_store_relaxed(s->plain_tweak == MS_BACKEND_TWEAK ? &s->backend_gate : &s->malloc_gate,
-                         (size_t)STRATEGY_MAX_ALLOCATION);
+        _Atomic size_t* gate = s->plain_tweak == MS_BACKEND_TWEAK ? &s->backend_gate
+                               : s->plain_tweak == MS_CACHE_TWEAK ? &s->cache_gate
+                                                                  : &s->malloc_gate;
+        ms_store_relaxed(gate, (size_t)STRATEGY_MAX_ALLOCATION);
     }
     state_tracker_transition(&s->tracker, STRATEGY_INITIALIZING, STRATEGY_ACTIVE);
     return &s->pub;
@@ -430,6 +568,7 @@ void destroy_default_strategy(DefaultStrategy* strategy) {
         ms_default_report(s, STRATEGY_ERROR_LEAK, NULL, (size_t)snap.current_bytes, snap.live_blocks);
     }
     ms_quarantine_drain(s);
+    ms_stats_drain_owner_cells(&s->stats, cache_drain, s); /* the thread caches */
     state_tracker_transition(&s->tracker, STRATEGY_SHUTTING_DOWN, STRATEGY_DESTROYED);
     ms_registry_release(s);
     ms_tracking_destroy(s->tracking);

@@ -81,6 +81,19 @@ typedef struct ms_block_header {
  * hands it to malloc's free.  Distinct from 0 and the other tweaks, with or
  * without MS_FREED_FLIP. */
 #define MS_BACKEND_TWEAK UINT64_C(0x15a3c96e)
+/* XORed into a plain block's check on a strategy with a thread cache
+ * (config.thread_cache_blocks) and no debug option or parent: its blocks go
+ * through that kind's hot path.  Distinct from 0 and the other tweaks, with
+ * or without MS_FREED_FLIP. */
+#define MS_CACHE_TWEAK UINT64_C(0x3d5e87a1)
+/* The thread cache's size classes: class c (1 .. MS_CACHE_CLASSES-1)
+ * holds freed plain blocks of 16c-15 .. 16c bytes, whose backend blocks the
+ * strategy requested for 16c bytes (ms_plain_request), and serves requests
+ * of the same sizes; blocks of up to MS_CACHE_MAX_SIZE bytes are cached. */
+#define MS_CACHE_CLASSES 129u
+#define MS_CACHE_MAX_SIZE (16u * (MS_CACHE_CLASSES - 1u))
+/* The most blocks per class config.thread_cache_blocks may ask for. */
+#define MS_CACHE_MAX_BLOCKS 4096u
 /* Bytes of the trailing canary (check_overflow). */
 #define MS_CANARY_BYTES 8u
 
@@ -95,6 +108,19 @@ typedef struct ms_site {
 
 /* The record of live blocks (default_tracking.c). */
 typedef struct ms_tracking ms_tracking;
+
+/* One thread's cache of freed blocks of one strategy (config.
+ * thread_cache_blocks), kept in the owner cell of the thread's statistics
+ * slot: only the thread holding that index touches it (the next holder
+ * inherits it through the registry's release/acquire), and destroy, which
+ * runs alone, gives its blocks back to the backend.  head[c] is a list of
+ * backend blocks (their header first) linked through the first word after
+ * the header; each block's header keeps its freed check, so a second free
+ * of a cached block is STRATEGY_ERROR_DOUBLE_FREE. */
+typedef struct ms_thread_cache {
+    uint16_t count[MS_CACHE_CLASSES]; /* blocks in head[c], at most cache_blocks */
+    void* head[MS_CACHE_CLASSES];
+} ms_thread_cache;
 
 typedef struct ms_default {
     DefaultStrategy pub; /* first: a MemoryStrategy* is an ms_default* */
@@ -117,9 +143,11 @@ typedef struct ms_default {
      * gate closed. */
     _Atomic size_t malloc_gate;  /* default_allocate */
     _Atomic size_t backend_gate; /* the hot path over a backend or parent */
+    _Atomic size_t cache_gate;   /* the hot path with a thread cache */
     /* XORed into every plain block's check: 0, MS_BACKEND_TWEAK or
      * MS_DEBUG_TWEAK (see ms_block_header). */
     uint64_t plain_tweak;
+    uint64_t cache_blocks; /* config.thread_cache_blocks (0 without a cache) */
     StrategyBackendAllocate backend_allocate; /* NULL: malloc */
     StrategyBackendFree backend_free;         /* NULL: free */
     void* backend_context;                    /* the parent, if there is one */
@@ -184,16 +212,18 @@ static inline uint64_t ms_plain_check(const ms_default* s, const void* block, ui
 typedef void* (*ms_allocate_fn)(MemoryStrategy* self, size_t size);
 typedef void (*ms_deallocate_fn)(MemoryStrategy* self, void* ptr);
 
-/* Closes both allocation gates (see ms_default): before any transition out
+/* Closes every allocation gate (see ms_default): before any transition out
  * of ACTIVE. */
 static inline void ms_close_gates(ms_default* s) {
     ms_store_relaxed(&s->malloc_gate, 0);
     ms_store_relaxed(&s->backend_gate, 0);
+    ms_store_relaxed(&s->cache_gate, 0);
 }
 
 /* The allocate and deallocate entries of the strategy's vtable: default_*
  * over malloc and with a debug option, the backend kind's hot path over a
- * backend or a parent (default_strategy.c). */
+ * backend or a parent, the cache kind's with a thread cache
+ * (default_strategy.c). */
 void ms_default_vtable(const ms_default* s, ms_allocate_fn* allocate, ms_deallocate_fn* deallocate);
 
 /* True if `size` bytes at `p` may be read.  Under ASan a foreign or freed
@@ -253,6 +283,19 @@ static inline StrategyError ms_find_block(const ms_default* s, void* ptr, ms_blo
     }
     ms_plain_block(header, size, out);
     return STRATEGY_OK;
+}
+
+/* What the backend is asked for to hold a plain block of `size` bytes: the
+ * header, the block and the canary; with a thread cache a block of a cached
+ * size gets the room of its whole size class (a multiple of 16), so once
+ * freed it can serve any request of that class. */
+static inline size_t ms_plain_request(const ms_default* s, size_t size) {
+    if (s->cache_blocks != 0 && size <= MS_CACHE_MAX_SIZE) size = (size + 15u) & ~(size_t)15u;
+    return size + sizeof(ms_block_header) + s->canary_bytes;
+}
+
+static inline void* ms_backend_obtain(ms_default* s, size_t bytes) {
+    return s->backend_allocate == NULL ? malloc(bytes) : s->backend_allocate(s->backend_context, bytes);
 }
 
 static inline void ms_backend_release(ms_default* s, void* raw) {
@@ -346,6 +389,17 @@ static inline void* ms_commit_plain(ms_default* s, void* raw, size_t size, uint6
     header->size = size;
     header->check = ms_block_check(block, size, s->check_base) ^ tweak;
     if (MS_UNLIKELY(!ms_stats_try_alloc(&s->stats, size))) return ms_commit_plain_slow(s, raw, size);
+    return block;
+}
+
+/* ms_commit_plain for a caller that has just seen ms_stats_slot_cached true
+ * for the strategy's statistics. */
+static inline void* ms_commit_plain_cached(ms_default* s, void* raw, size_t size, uint64_t tweak) {
+    ms_block_header* header = raw;
+    void* block = header + 1;
+    header->size = size;
+    header->check = ms_block_check(block, size, s->check_base) ^ tweak;
+    if (MS_UNLIKELY(!ms_stats_try_alloc_cached(size))) return ms_commit_plain_slow(s, raw, size);
     return block;
 }
 

@@ -68,6 +68,20 @@ void ms_stats_release_memory(MemStats* stats) {
     stats->magic = 0;
 }
 
+void ms_stats_drain_owner_cells(MemStats* stats, void (*release)(void* value, void* context), void* context) {
+    for (uint32_t c = 0; c < MS_CHUNKS; c++) {
+        /* Relaxed: runs with no concurrent operation (as
+         * ms_stats_release_memory). */
+        ms_slot_chunk* chunk = ms_load_relaxed(&stats->chunks[c]);
+        if (chunk == NULL) continue;
+        for (uint32_t i = 0; i < MS_SLOTS_PER_CHUNK; i++) {
+            if (chunk->owner_cell[i] == NULL) continue;
+            release(chunk->owner_cell[i], context);
+            chunk->owner_cell[i] = NULL;
+        }
+    }
+}
+
 ms_slot* ms_stats_slot_slow(MemStats* stats) {
     ms_slot_cache_entry* cache = ms_tl_slot_cache;
     /* Acquire: pairs with the release in ms_stats_reset_peak, so the peak
@@ -107,7 +121,7 @@ ms_slot* ms_stats_slot_slow(MemStats* stats) {
     ms_slot* slot = &chunk->slots[index % MS_SLOTS_PER_CHUNK];
     if (stats->size_histogram) return slot; /* never cached: see MemStats */
     cache[1] = cache[0];
-    cache[0] = (ms_slot_cache_entry){id, slot};
+    cache[0] = (ms_slot_cache_entry){id, slot, &chunk->owner_cell[index % MS_SLOTS_PER_CHUNK]};
     return slot;
 }
 

@@ -88,6 +88,12 @@ typedef struct ms_slot_chunk {
      * counters, allocated on the slot's first allocation and published with
      * release; NULL otherwise. */
     _Atomic(_Atomic uint64_t*) size_classes[MS_SLOTS_PER_CHUNK];
+    /* Slot i's owner cell: a pointer the statistics' embedder keeps per
+     * slot (default_strategy: the thread cache of freed blocks), NULL until
+     * it stores one.  Read and written only by the thread holding index i
+     * (the next holder reads it through the registry's release/acquire) and
+     * by ms_stats_drain_owner_cells, which runs alone. */
+    void* owner_cell[MS_SLOTS_PER_CHUNK];
     const MemStats* owner; /* set before publication; checked by validate */
     uint64_t magic;
 } ms_slot_chunk;
@@ -133,6 +139,10 @@ void ms_stats_fold_size_classes(const MemStats* stats, uint64_t* out);
 
 /* Initialises embedded statistics.  Not yet shared: plain stores suffice. */
 void ms_stats_init(MemStats* stats, uint64_t limit);
+/* Calls release(cell value, context) for every non-NULL owner cell and
+ * clears it.  Only with no concurrent operation (destroy). */
+void ms_stats_drain_owner_cells(MemStats* stats, void (*release)(void* value, void* context), void* context);
+
 /* Frees the chunks of embedded statistics. */
 void ms_stats_release_memory(MemStats* stats);
 
@@ -183,6 +193,10 @@ static inline bool ms_stats_slot_cached(const MemStats* stats) {
     return ms_tl_slot_cache[0].owner_id == ms_load_relaxed(&stats->id);
 }
 
+/* The owner cell of the calling thread's slot of the statistics for which
+ * ms_stats_slot_cached was last true on this thread (its cached slot). */
+static inline void** ms_stats_owner_cell(void) { return ms_tl_slot_cache[0].owner_cell; }
+
 /* The allocation fast path, or nothing: records the allocation and returns
  * true when this thread's slot is cached (so its peak epoch is current) and
  * the new net usage is within the slot's ceiling; otherwise records nothing and
@@ -190,8 +204,9 @@ static inline bool ms_stats_slot_cached(const MemStats* stats) {
  * new local peak within the reservation first, cheaply).  Within the slot's
  * ceiling nothing but the two counters changes, and it calls nothing, so its
  * callers need no stack frame for it. */
-static inline bool ms_stats_try_alloc(MemStats* stats, uint64_t bytes) {
-    if (MS_UNLIKELY(!ms_stats_slot_cached(stats))) return false;
+/* ms_stats_try_alloc for a caller that has just seen ms_stats_slot_cached
+ * true for these statistics. */
+static inline bool ms_stats_try_alloc_cached(uint64_t bytes) {
     ms_slot* slot = (ms_slot*)ms_tl_slot_cache[0].slot;
     /* Owner-only fields: relaxed loads read this thread's own last stores
      * (or, after an index handoff, the previous owner's, ordered by the
@@ -201,6 +216,11 @@ static inline bool ms_stats_try_alloc(MemStats* stats, uint64_t bytes) {
     if (MS_UNLIKELY(net > slot->ceiling)) return false;
     ms_slot_store_alloc(slot, alloc);
     return true;
+}
+
+static inline bool ms_stats_try_alloc(MemStats* stats, uint64_t bytes) {
+    if (MS_UNLIKELY(!ms_stats_slot_cached(stats))) return false;
+    return ms_stats_try_alloc_cached(bytes);
 }
 
 /* The whole free fast path, or nothing (as ms_stats_try_alloc): false when

@@ -35,6 +35,9 @@ extern _Thread_local uint32_t ms_tl_thread_index MS_INITIAL_EXEC_TLS;
 typedef struct ms_slot_cache_entry {
     uint64_t owner_id;
     void* slot;
+    /* The slot's owner cell (ms_stats_owner_cell): where the statistics'
+     * embedder keeps per-thread data of its own. */
+    void** owner_cell;
 } ms_slot_cache_entry;
 extern _Thread_local ms_slot_cache_entry ms_tl_slot_cache[2] MS_INITIAL_EXEC_TLS;
 

@@ -1,0 +1,345 @@
+// The thread cache (config.thread_cache_blocks): freed blocks of 1 .. 2048
+// bytes stay with the freeing thread, up to the configured number per
+// 16-byte size class, and serve its next requests of the same class without
+// calling the backend.  The statistics stay exact, misuse of a cached block
+// is still caught, and destroy gives every cached block back.
+//
+// The strategies here run over the RecordingBackend, which counts the
+// backend calls and keeps track of the blocks it handed out.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "default_strategy.h"
+#include "test_support.h"
+
+namespace {
+
+using mstest::ErrorRecorder;
+using mstest::RecordingBackend;
+
+struct Destroy {
+    void operator()(DefaultStrategy* s) const { destroy_default_strategy(s); }
+};
+using Strategy = std::unique_ptr<DefaultStrategy, Destroy>;
+
+Strategy Create(RecordingBackend* backend, ErrorRecorder* errors, size_t blocks) {
+    DefaultStrategyConfig config = backend->Config(&ErrorRecorder::Handle, errors);
+    config.thread_cache_blocks = blocks;
+    return Strategy(create_default_strategy_with(&config));
+}
+
+void* Allocate(DefaultStrategy* s, size_t size) { return s->base.allocate(&s->base, size); }
+void Free(DefaultStrategy* s, void* p) { s->base.deallocate(&s->base, p); }
+
+// The backend's block of a block of the strategy: its header comes first.
+const void* Raw(const void* block) { return static_cast<const unsigned char*>(block) - 16; }
+
+TEST(ThreadCache, AFreedBlockServesTheNextRequestOfItsClass) {
+    RecordingBackend backend;
+    ErrorRecorder errors;
+    Strategy s = Create(&backend, &errors, 4);
+    ASSERT_NE(s, nullptr);
+    void* p = Allocate(s.get(), 100);
+    ASSERT_NE(p, nullptr);
+    // The backend is asked for the class's 112 bytes, plus the header.
+    EXPECT_EQ(backend.last_size(), 16u + 112u);
+    std::memset(p, 0xab, 100);
+    Free(s.get(), p);
+    EXPECT_EQ(backend.free_calls(), 0u);
+    EXPECT_TRUE(backend.IsLive(Raw(p)));
+    EXPECT_EQ(get_current_usage(s.get()), 0u);
+
+    void* q = Allocate(s.get(), 112);  // the same class: 97 .. 112 bytes
+    EXPECT_EQ(q, p);
+    EXPECT_EQ(backend.allocate_calls(), 1u);
+    std::memset(q, 0xcd, 112);
+    EXPECT_EQ(get_current_usage(s.get()), 112u);
+    EXPECT_EQ(get_total_allocated(s.get()), 212u);
+    EXPECT_EQ(get_total_freed(s.get()), 100u);
+    EXPECT_EQ(get_peak_usage(s.get()), 112u);
+    EXPECT_EQ(get_allocation_count(s.get()), 2u);
+    EXPECT_EQ(get_deallocation_count(s.get()), 1u);
+
+    void* r = Allocate(s.get(), 113);  // the next class: the backend
+    ASSERT_NE(r, nullptr);
+    EXPECT_NE(r, p);
+    EXPECT_EQ(backend.allocate_calls(), 2u);
+    Free(s.get(), q);
+    Free(s.get(), r);
+    EXPECT_EQ(errors.size(), 0u);
+    EXPECT_TRUE(default_validate(&s->base));
+}
+
+TEST(ThreadCache, KeepsAtMostTheConfiguredBlocksPerClass) {
+    RecordingBackend backend;
+    ErrorRecorder errors;
+    Strategy s = Create(&backend, &errors, 3);
+    std::vector<void*> blocks;
+    for (int i = 0; i < 10; i++) blocks.push_back(Allocate(s.get(), 64));
+    for (int i = 0; i < 10; i++) blocks.push_back(Allocate(s.get(), 65));  // another class
+    for (void* p : blocks) Free(s.get(), p);
+    EXPECT_EQ(backend.free_calls(), 14u);  // 7 of each class
+    EXPECT_EQ(backend.live_count(), 6u);
+
+    std::set<void*> cached;
+    for (size_t i = 10; i < 20; i++) {
+        if (backend.IsLive(Raw(blocks[i]))) cached.insert(blocks[i]);
+    }
+    ASSERT_EQ(cached.size(), 3u);
+    // Requests of the class get the cached blocks first, then the backend's.
+    std::vector<void*> again;
+    for (int i = 0; i < 5; i++) again.push_back(Allocate(s.get(), 80));
+    for (int i = 0; i < 3; i++) EXPECT_EQ(cached.count(again[static_cast<size_t>(i)]), 1u) << i;
+    EXPECT_EQ(backend.allocate_calls(), 22u);
+    for (void* p : again) Free(s.get(), p);
+    EXPECT_EQ(get_current_usage(s.get()), 0u);
+    EXPECT_EQ(get_allocation_count(s.get()), 25u);
+    EXPECT_EQ(get_deallocation_count(s.get()), 25u);
+    EXPECT_EQ(errors.size(), 0u);
+}
+
+TEST(ThreadCache, OnlySizesOfTheClassesAreCached) {
+    RecordingBackend backend;
+    ErrorRecorder errors;
+    Strategy s = Create(&backend, &errors, 8);
+    void* smallest = Allocate(s.get(), 1);
+    void* largest = Allocate(s.get(), 2048);
+    void* beyond = Allocate(s.get(), 2049);
+    EXPECT_EQ(backend.last_size(), 16u + 2049u);  // not rounded: never cached
+    Free(s.get(), smallest);
+    Free(s.get(), largest);
+    EXPECT_EQ(backend.free_calls(), 0u);
+    Free(s.get(), beyond);
+    EXPECT_EQ(backend.free_calls(), 1u);
+    EXPECT_EQ(Allocate(s.get(), 16), smallest);
+    EXPECT_EQ(Allocate(s.get(), 2033), largest);
+    EXPECT_EQ(backend.allocate_calls(), 3u);
+    Free(s.get(), smallest);
+    Free(s.get(), largest);
+    EXPECT_EQ(get_current_usage(s.get()), 0u);
+    EXPECT_EQ(get_total_allocated(s.get()), 1u + 2048u + 2049u + 16u + 2033u);
+    EXPECT_EQ(errors.size(), 0u);
+}
+
+TEST(ThreadCache, DestroyGivesEveryCachedBlockBack) {
+    RecordingBackend backend;
+    ErrorRecorder errors;
+    {
+        Strategy s = Create(&backend, &errors, 16);
+        std::vector<void*> blocks;
+        for (size_t size = 1; size <= 2100; size += 7) blocks.push_back(Allocate(s.get(), size));
+        for (void* p : blocks) Free(s.get(), p);
+        EXPECT_GT(backend.live_count(), 250u);
+        EXPECT_EQ(get_live_blocks(s.get()), 0u);
+    }
+    EXPECT_EQ(backend.live_count(), 0u);
+    EXPECT_EQ(backend.bad_frees(), 0u);
+    EXPECT_EQ(errors.size(), 0u);  // no leak report: cached blocks are freed ones
+}
+
+TEST(ThreadCache, ASecondFreeOfACachedBlockIsADoubleFree) {
+    RecordingBackend backend;
+    ErrorRecorder errors;
+    Strategy s = Create(&backend, &errors, 4);
+    void* p = Allocate(s.get(), 48);
+    Free(s.get(), p);
+    Free(s.get(), p);
+    ASSERT_EQ(errors.size(), 1u);
+    EXPECT_EQ(errors.entries()[0].info.error, STRATEGY_ERROR_DOUBLE_FREE);
+    EXPECT_EQ(errors.entries()[0].info.pointer, p);
+    EXPECT_EQ(get_deallocation_count(s.get()), 1u);
+    EXPECT_EQ(get_total_freed(s.get()), 48u);
+    // The cache holds the block once: it is handed out once.
+    void* a = Allocate(s.get(), 48);
+    void* b = Allocate(s.get(), 48);
+    EXPECT_EQ(a, p);
+    EXPECT_NE(b, p);
+    Free(s.get(), a);
+    Free(s.get(), b);
+    EXPECT_EQ(get_error_count(s.get(), STRATEGY_ERROR_DOUBLE_FREE), 1u);
+}
+
+TEST(ThreadCache, ABlockOfAnotherStrategyIsRefused) {
+    RecordingBackend backend;
+    ErrorRecorder errors;
+    Strategy a = Create(&backend, &errors, 4);
+    Strategy b = Create(&backend, &errors, 4);
+    void* p = Allocate(a.get(), 32);
+    Free(b.get(), p);
+    ASSERT_EQ(errors.size(), 1u);
+    EXPECT_EQ(errors.entries()[0].info.error, STRATEGY_ERROR_WRONG_STRATEGY);
+    EXPECT_EQ(get_current_usage(a.get()), 32u);
+    EXPECT_EQ(get_total_freed(b.get()), 0u);
+    // b's cache did not take it: b's next block of the class is a new one.
+    void* q = Allocate(b.get(), 32);
+    EXPECT_NE(q, p);
+    Free(a.get(), p);
+    Free(b.get(), q);
+}
+
+TEST(ThreadCache, ZeroedAndResizedBlocksAreRoundedAndCached) {
+    RecordingBackend backend;
+    ErrorRecorder errors;
+    Strategy s = Create(&backend, &errors, 4);
+    auto* z = static_cast<unsigned char*>(s->base.allocate_zeroed(&s->base, 10, 10));
+    ASSERT_NE(z, nullptr);
+    EXPECT_EQ(backend.last_size(), 16u + 112u);
+    for (int i = 0; i < 100; i++) ASSERT_EQ(z[i], 0) << i;
+    Free(s.get(), z);
+    EXPECT_EQ(Allocate(s.get(), 100), z);
+
+    // Over a backend other than malloc a resize moves the block; the new one
+    // is requested rounded too, and the old one goes back.
+    std::memset(z, 0x5a, 100);
+    auto* moved = static_cast<unsigned char*>(s->base.reallocate(&s->base, z, 1000));
+    ASSERT_NE(moved, nullptr);
+    EXPECT_EQ(backend.last_size(), 16u + 1008u);
+    for (int i = 0; i < 100; i++) ASSERT_EQ(moved[i], 0x5a) << i;
+    Free(s.get(), moved);
+    EXPECT_EQ(Allocate(s.get(), 993), moved);
+    Free(s.get(), moved);
+    EXPECT_EQ(get_current_usage(s.get()), 0u);
+    EXPECT_EQ(errors.size(), 0u);
+}
+
+TEST(ThreadCache, DirectCallsOfTheMallocPathWork) {
+    RecordingBackend backend;
+    ErrorRecorder errors;
+    Strategy s = Create(&backend, &errors, 4);
+    void* p = default_allocate(&s->base, 40);  // the out-of-line path
+    ASSERT_NE(p, nullptr);
+    EXPECT_TRUE(backend.IsLive(Raw(p)));
+    Free(s.get(), p);  // the cache kind's hot path takes it
+    EXPECT_EQ(Allocate(s.get(), 40), p);
+    default_deallocate(&s->base, p);  // the out-of-line path: to the backend
+    EXPECT_FALSE(backend.IsLive(Raw(p)));
+    EXPECT_EQ(get_current_usage(s.get()), 0u);
+    EXPECT_EQ(get_deallocation_count(s.get()), 2u);
+    EXPECT_EQ(errors.size(), 0u);
+    EXPECT_TRUE(default_validate(&s->base));
+}
+
+TEST(ThreadCache, ABlockTheLimitRefusesGoesBackToTheBackend) {
+    RecordingBackend backend;
+    ErrorRecorder errors;
+    DefaultStrategyConfig config = backend.Config(&ErrorRecorder::Handle, &errors);
+    config.thread_cache_blocks = 4;
+    config.memory_limit = 100;
+    Strategy s(create_default_strategy_with(&config));
+    void* a = Allocate(s.get(), 80);
+    ASSERT_NE(a, nullptr);
+    Free(s.get(), a);  // cached
+    void* b = Allocate(s.get(), 30);
+    ASSERT_NE(b, nullptr);
+    EXPECT_EQ(Allocate(s.get(), 80), nullptr);  // the cached block, refused by the limit
+    ASSERT_EQ(errors.size(), 1u);
+    EXPECT_EQ(errors.entries()[0].info.error, STRATEGY_ERROR_LIMIT_EXCEEDED);
+    EXPECT_FALSE(backend.IsLive(Raw(a)));
+    EXPECT_EQ(backend.live_count(), 1u);
+    EXPECT_EQ(get_current_usage(s.get()), 30u);
+    EXPECT_EQ(get_allocation_count(s.get()), 2u);
+    Free(s.get(), b);
+}
+
+TEST(ThreadCache, NotUsedWithAParentADebugOptionOrAHistogram) {
+    RecordingBackend backend;
+    ErrorRecorder errors;
+    Strategy parent = Create(&backend, &errors, 4);
+    DefaultStrategyConfig child_config{};
+    child_config.parent = &parent->base;
+    child_config.thread_cache_blocks = 4;
+    Strategy child(create_default_strategy_with(&child_config));
+    ASSERT_NE(child, nullptr);
+    void* p = Allocate(child.get(), 64);
+    EXPECT_EQ(get_current_usage(parent.get()), 64u + 16u);
+    Free(child.get(), p);
+    EXPECT_EQ(get_current_usage(parent.get()), 0u);  // back in the parent at once
+
+    for (int option = 0; option < 2; option++) {
+        RecordingBackend other;
+        DefaultStrategyConfig config = other.Config(&ErrorRecorder::Handle, &errors);
+        config.thread_cache_blocks = 4;
+        config.check_overflow = option == 0;
+        config.size_histogram = option == 1;
+        Strategy s(create_default_strategy_with(&config));
+        ASSERT_NE(s, nullptr);
+        void* q = Allocate(s.get(), 64);
+        Free(s.get(), q);
+        EXPECT_EQ(other.free_calls(), 1u) << option;
+        EXPECT_EQ(other.live_count(), 0u) << option;
+    }
+    EXPECT_EQ(errors.size(), 0u);
+}
+
+TEST(ThreadCache, MoreThan4096BlocksPerClassIsRefusedAtCreate) {
+    DefaultStrategyConfig config{};
+    config.thread_cache_blocks = 4097;
+    EXPECT_EQ(create_default_strategy_with(&config), nullptr);
+    config.thread_cache_blocks = 4096;
+    Strategy s(create_default_strategy_with(&config));
+    ASSERT_NE(s, nullptr);
+    void* p = Allocate(s.get(), 24);  // over malloc
+    ASSERT_NE(p, nullptr);
+    Free(s.get(), p);
+    EXPECT_EQ(Allocate(s.get(), 32), p);
+    Free(s.get(), p);
+    EXPECT_EQ(get_current_usage(s.get()), 0u);
+}
+
+// Blocks handed from thread to thread land in the freeing thread's cache;
+// threads exit with full caches.  The figures stay exact, and destroy gives
+// back every block the exited threads' caches held.
+TEST(ThreadCache, ThreadsHandingBlocksOverKeepExactFigures) {
+    RecordingBackend backend;
+    ErrorRecorder errors;
+    const size_t kThreads = 4;
+    const size_t kRounds = mstest::Scaled(4000, 500);
+    {
+        Strategy s = Create(&backend, &errors, 8);
+        std::vector<std::vector<void*>> handed(kThreads);
+        std::vector<uint64_t> bytes(kThreads, 0);
+        std::vector<std::thread> threads;
+        for (size_t t = 0; t < kThreads; t++) {
+            threads.emplace_back([&, t] {
+                mstest::Rng rng(t + 1);
+                for (size_t i = 0; i < kRounds; i++) {
+                    size_t size = 1 + rng.Below(2200);
+                    void* p = Allocate(s.get(), size);
+                    ASSERT_NE(p, nullptr);
+                    std::memset(p, static_cast<int>(t), size);
+                    bytes[t] += size;
+                    handed[t].push_back(p);
+                }
+            });
+        }
+        for (auto& thread : threads) thread.join();
+        threads.clear();
+        // Each thread frees the blocks of the next one.
+        for (size_t t = 0; t < kThreads; t++) {
+            threads.emplace_back([&, t] {
+                for (void* p : handed[(t + 1) % kThreads]) Free(s.get(), p);
+            });
+        }
+        for (auto& thread : threads) thread.join();
+        uint64_t total = 0;
+        for (uint64_t b : bytes) total += b;
+        EXPECT_EQ(get_current_usage(s.get()), 0u);
+        EXPECT_EQ(get_total_allocated(s.get()), total);
+        EXPECT_EQ(get_total_freed(s.get()), total);
+        EXPECT_EQ(get_allocation_count(s.get()), kThreads * kRounds);
+        EXPECT_EQ(get_deallocation_count(s.get()), kThreads * kRounds);
+        EXPECT_GT(backend.live_count(), 0u);  // held by the exited threads' caches
+        EXPECT_TRUE(default_validate(&s->base));
+    }
+    EXPECT_EQ(backend.live_count(), 0u);
+    EXPECT_EQ(backend.bad_frees(), 0u);
+    EXPECT_EQ(errors.size(), 0u);
+}
+
+}  // namespace
