@@ -148,6 +148,16 @@ static bool strategy_setup(void** context) {
     return strategy_setup_with(context, NULL);
 }
 
+/* The thread cache's block count per class for "strategy+cache". */
+#define BENCH_THREAD_CACHE_BLOCKS 8u
+
+static bool strategy_cache_setup(void** context) {
+    DefaultStrategyConfig config;
+    memset(&config, 0, sizeof config);
+    config.thread_cache_blocks = BENCH_THREAD_CACHE_BLOCKS;
+    return strategy_setup_with(context, &config);
+}
+
 #if BENCH_HAVE_PEERS
 static bool strategy_je_setup(void** context) {
     DefaultStrategyConfig config;
@@ -316,6 +326,15 @@ const bench_variant bench_variants[] = {
      .reference = "malloc",
      .description = "//:default_strategy over malloc, through its vtable",
      .setup = strategy_setup,
+     .finish = strategy_finish,
+     BENCH_THREAD_MAINS(strategy),
+     .alloc = strategy_alloc,
+     .free = strategy_free,
+     .read_figures = strategy_read},
+    {.name = "strategy+cache",
+     .reference = "malloc",
+     .description = "//:default_strategy over malloc with thread_cache_blocks = 8",
+     .setup = strategy_cache_setup,
      .finish = strategy_finish,
      BENCH_THREAD_MAINS(strategy),
      .alloc = strategy_alloc,
