@@ -95,6 +95,71 @@ static void parent_free(void* context, void* ptr) {
     parent->deallocate(parent, ptr);
 }
 
+/* ---- the thread cache (config.thread_cache_blocks) ----------------------- */
+
+/* A cached block's memory after its header (`bytes`, at least 16, of which
+ * the first word links the list) is off limits under ASan while cached, so
+ * a use after free of a cached block is still reported. */
+static MS_ALWAYS_INLINE void cache_poison(void* block, size_t bytes) {
+#ifdef MS_ASAN
+    ASAN_POISON_MEMORY_REGION(block, bytes);
+#else
+    (void)block;
+    (void)bytes;
+#endif
+}
+
+static MS_ALWAYS_INLINE void cache_unpoison(void* block, size_t bytes) {
+#ifdef MS_ASAN
+    ASAN_UNPOISON_MEMORY_REGION(block, bytes);
+#else
+    (void)block;
+    (void)bytes;
+#endif
+}
+
+static MS_ALWAYS_INLINE void cache_push(ms_thread_cache* cache, ms_block_header* header, size_t c) {
+    void* block = header + 1;
+    memcpy(block, &cache->head[c], sizeof(void*));
+    cache_poison(block, 16u * c);
+    cache->head[c] = header;
+    cache->count[c]++;
+}
+
+/* Takes the first block of class c (not empty) for a request of `size`
+ * (16c-15 .. 16c) bytes: only those stay addressable under ASan. */
+static MS_ALWAYS_INLINE ms_block_header* cache_pop(ms_thread_cache* cache, size_t c, size_t size) {
+    ms_block_header* header = cache->head[c];
+    void* block = header + 1;
+    cache_unpoison(block, sizeof(void*));
+    memcpy(&cache->head[c], block, sizeof(void*));
+    cache_poison(block, 16u * c);
+    cache_unpoison(block, size);
+    cache->count[c]--;
+    return header;
+}
+
+/* Keeps a freed block (its check already marked freed) in the thread's
+ * cache whose owner cell is `cell` if its size is cached and its class has
+ * room, creating the cache on the thread's first free into it; otherwise
+ * (also for NULL `cell`: the thread has no slot, so no cache; or no memory
+ * for the cache) gives it back to the backend. */
+static MS_NOINLINE void cache_keep_or_release(ms_default* s, void** cell, ms_block_header* header, uint64_t size) {
+    if (size <= MS_CACHE_MAX_SIZE && cell != NULL) {
+        size_t c = (size_t)(size + 15u) >> 4; /* its backend block holds 16c bytes */
+        ms_thread_cache* cache = *cell;
+        if (cache == NULL) {
+            cache = calloc(1, sizeof *cache);
+            *cell = cache;
+        }
+        if (cache != NULL && cache->count[c] < s->cache_blocks) {
+            cache_push(cache, header, c);
+            return;
+        }
+    }
+    ms_backend_release(s, header);
+}
+
 /* ---- the hot path ------------------------------------------------------- */
 
 MS_NOINLINE void* ms_commit_plain_slow(ms_default* s, void* raw, size_t size) {
@@ -117,6 +182,11 @@ static MS_NOINLINE void deallocate_slow(ms_default* s, ms_block_header* header, 
     if (refuse_free_in_state(s, header + 1)) return;
     ms_stats_on_free(&s->stats, size);
     header->check ^= MS_FREED_FLIP;
+    if (s->cache_blocks != 0) {
+        /* The cache kind keeps the block as its hot path would. */
+        cache_keep_or_release(s, ms_stats_owner_cell_slow(&s->stats), header, size);
+        return;
+    }
     ms_backend_release(s, header);
 }
 
@@ -187,65 +257,19 @@ static MS_ALWAYS_INLINE uint64_t kind_tweak(ms_kind kind) {
     return kind == MS_KIND_MALLOC ? 0 : kind == MS_KIND_BACKEND ? MS_BACKEND_TWEAK : MS_CACHE_TWEAK;
 }
 
-/* ---- the thread cache (config.thread_cache_bytes) ------------------------ */
-
-/* A cached block's memory after its header (`bytes`, at least 16, of which
- * the first word links the list) is off limits under ASan while cached, so
- * a use after free of a cached block is still reported. */
-static MS_ALWAYS_INLINE void cache_poison(void* block, size_t bytes) {
-#ifdef MS_ASAN
-    ASAN_POISON_MEMORY_REGION(block, bytes);
-#else
-    (void)block;
-    (void)bytes;
-#endif
-}
-
-static MS_ALWAYS_INLINE void cache_unpoison(void* block, size_t bytes) {
-#ifdef MS_ASAN
-    ASAN_UNPOISON_MEMORY_REGION(block, bytes);
-#else
-    (void)block;
-    (void)bytes;
-#endif
-}
-
-static MS_ALWAYS_INLINE void cache_push(ms_thread_cache* cache, ms_block_header* header, size_t c) {
-    void* block = header + 1;
-    memcpy(block, &cache->head[c], sizeof(void*));
-    cache_poison(block, 16u * c);
-    cache->head[c] = header;
-    cache->count[c]++;
-}
-
-/* Takes the first block of class c (not empty) for a request of `size`
- * (16c-15 .. 16c) bytes: only those stay addressable under ASan. */
-static MS_ALWAYS_INLINE ms_block_header* cache_pop(ms_thread_cache* cache, size_t c, size_t size) {
-    ms_block_header* header = cache->head[c];
-    void* block = header + 1;
-    cache_unpoison(block, sizeof(void*));
-    memcpy(&cache->head[c], block, sizeof(void*));
-    cache_poison(block, 16u * c);
-    cache_unpoison(block, size);
-    cache->count[c]--;
-    return header;
-}
-
-/* The first free into a thread's cache: creates the cache in the owner cell
- * of the thread's slot.  Without memory for it the block goes back to the
- * backend. */
-static MS_NOINLINE void cache_first_push(ms_default* s, void** cell, ms_block_header* header, size_t c) {
-    ms_thread_cache* cache = calloc(1, sizeof *cache);
-    if (cache == NULL) {
-        ms_backend_release(s, header);
-        return;
+/* The cache kind's allocation when the hot path found no cached block: the
+ * class is empty, the size is not cached, or (`look_up`) the thread's slot
+ * was not cached (its first operation on the strategy, or the first after a
+ * peak reset), so the thread's cache is looked up now. */
+static MS_NOINLINE void* allocate_from_backend(ms_default* s, size_t size, bool look_up) {
+    if (look_up) {
+        size_t c = (size + 15u) >> 4;
+        void** cell = ms_stats_owner_cell_slow(&s->stats);
+        ms_thread_cache* cache = cell == NULL ? NULL : *cell;
+        if (cache != NULL && cache->head[c] != NULL) {
+            return ms_commit_plain(s, cache_pop(cache, c, size), size, MS_CACHE_TWEAK);
+        }
     }
-    *cell = cache;
-    cache_push(cache, header, c);
-}
-
-/* The cache kind's allocation when its thread cache has no block for it. */
-static MS_NOINLINE void* allocate_from_backend(ms_default* s, size_t size) {
     void* raw = ms_backend_obtain(s, ms_plain_request(s, size));
     if (MS_UNLIKELY(raw == NULL)) return ms_refuse_backend_failure(s, NULL, size);
     return ms_commit_plain(s, raw, size, MS_CACHE_TWEAK);
@@ -284,14 +308,14 @@ static MS_ALWAYS_INLINE void* allocate_hot(MemoryStrategy* base, size_t size, ms
     if (MS_UNLIKELY(size - 1 >= gate)) return allocate_slow(s, size, __builtin_return_address(0));
     if (kind == MS_KIND_CACHE) {
         size_t c = (size + 15u) >> 4;
+        if (MS_UNLIKELY(c >= MS_CACHE_CLASSES)) return allocate_from_backend(s, size, false);
         /* The owner cell is this thread's only while its slot is cached. */
-        if (MS_LIKELY(c < MS_CACHE_CLASSES && ms_stats_slot_cached(&s->stats))) {
-            ms_thread_cache* cache = *ms_stats_owner_cell();
-            if (MS_LIKELY(cache != NULL && cache->head[c] != NULL)) {
-                return ms_commit_plain_cached(s, cache_pop(cache, c, size), size, MS_CACHE_TWEAK);
-            }
+        if (MS_UNLIKELY(!ms_stats_slot_cached(&s->stats))) return allocate_from_backend(s, size, true);
+        ms_thread_cache* cache = *ms_stats_owner_cell();
+        if (MS_LIKELY(cache != NULL && cache->head[c] != NULL)) {
+            return ms_commit_plain_cached(s, cache_pop(cache, c, size), size, MS_CACHE_TWEAK);
         }
-        return allocate_from_backend(s, size); /* a tail call: no frame on the way above */
+        return allocate_from_backend(s, size, false); /* tail calls: no frame on the way here */
     }
     void* raw = kind == MS_KIND_MALLOC ? malloc(size + sizeof(ms_block_header))
                                        : s->backend_allocate(s->backend_context, size + sizeof(ms_block_header));
@@ -308,9 +332,9 @@ static MS_ALWAYS_INLINE void* allocate_hot(MemoryStrategy* base, size_t size, ms
  * (refuse_free_in_state).  So a free that comes after destroy began
  * (breaking its precondition) is still refused as ILLEGAL_STATE while the
  * strategy's memory is there, at no cost to the hot path
- * (models/StrategyLifecycle.pml, FreeKeyInv).  The same cached slot is what
- * lets the cache kind reach the thread's cache: a free that misses it gives
- * its block back to the backend. */
+ * (models/StrategyLifecycle.pml, FreeKeyInv).  The cache kind finds the
+ * thread's cache through the same cached slot (deallocate_slow through the
+ * slot it looks up). */
 static MS_ALWAYS_INLINE void deallocate_hot(MemoryStrategy* base, void* ptr, ms_kind kind) {
     if (MS_UNLIKELY(ptr == NULL || base == NULL)) return;
     ms_default* s = ms_default_of(base);
@@ -338,21 +362,13 @@ static MS_ALWAYS_INLINE void deallocate_hot(MemoryStrategy* base, void* ptr, ms_
     } else if (kind == MS_KIND_BACKEND) {
         s->backend_free(s->backend_context, header);
     } else {
-        size_t c = (size_t)(size + 15u) >> 4; /* its backend block holds 16c bytes */
-        if (MS_LIKELY(c < MS_CACHE_CLASSES)) {
-            void** cell = ms_stats_owner_cell();
-            ms_thread_cache* cache = *cell;
-            if (MS_LIKELY(cache != NULL)) {
-                if (MS_LIKELY(cache->count[c] < s->cache_blocks)) {
-                    cache_push(cache, header, c);
-                    return;
-                }
-            } else {
-                cache_first_push(s, cell, header, c);
-                return;
-            }
+        size_t c = (size_t)(size + 15u) >> 4;
+        ms_thread_cache* cache = *ms_stats_owner_cell();
+        if (MS_LIKELY(size <= MS_CACHE_MAX_SIZE && cache != NULL && cache->count[c] < s->cache_blocks)) {
+            cache_push(cache, header, c);
+            return;
         }
-        ms_backend_release(s, header);
+        cache_keep_or_release(s, ms_stats_owner_cell(), header, size);
     }
 }
 

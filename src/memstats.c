@@ -212,6 +212,11 @@ static ms_slot* ms_stats_slot(MemStats* stats) {
     return ms_stats_slot_cached(stats) ? (ms_slot*)ms_tl_slot_cache[0].slot : ms_stats_slot_slow(stats);
 }
 
+void** ms_stats_owner_cell_slow(MemStats* stats) {
+    if (ms_stats_slot(stats) == NULL || !ms_stats_slot_cached(stats)) return NULL;
+    return ms_stats_owner_cell();
+}
+
 bool ms_stats_on_alloc(MemStats* stats, uint64_t bytes) {
     ms_slot* slot;
     if (ms_stats_slot_cached(stats)) {

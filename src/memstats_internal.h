@@ -197,6 +197,12 @@ static inline bool ms_stats_slot_cached(const MemStats* stats) {
  * ms_stats_slot_cached was last true on this thread (its cached slot). */
 static inline void** ms_stats_owner_cell(void) { return ms_tl_slot_cache[0].owner_cell; }
 
+/* The owner cell of the calling thread's slot of `stats`, putting the slot
+ * in the thread's cache first; NULL for a thread without a slot of its own
+ * (no index, or no memory for the slots) and with a size histogram (whose
+ * slots are never cached). */
+void** ms_stats_owner_cell_slow(MemStats* stats);
+
 /* The allocation fast path, or nothing: records the allocation and returns
  * true when this thread's slot is cached (so its peak epoch is current) and
  * the new net usage is within the slot's ceiling; otherwise records nothing and

@@ -76,6 +76,25 @@ TEST(ThreadCache, AFreedBlockServesTheNextRequestOfItsClass) {
     EXPECT_TRUE(default_validate(&s->base));
 }
 
+// A peak reset makes each thread's next operation take the full accounting
+// path; that path uses the cache the same way.
+TEST(ThreadCache, APeakResetDoesNotBypassTheCache) {
+    RecordingBackend backend;
+    ErrorRecorder errors;
+    Strategy s = Create(&backend, &errors, 4);
+    void* p = Allocate(s.get(), 64);
+    reset_peak_usage(s.get());
+    Free(s.get(), p);
+    EXPECT_EQ(backend.free_calls(), 0u);
+    reset_peak_usage(s.get());
+    EXPECT_EQ(Allocate(s.get(), 64), p);
+    EXPECT_EQ(backend.allocate_calls(), 1u);
+    EXPECT_EQ(get_peak_usage(s.get()), 64u);
+    Free(s.get(), p);
+    EXPECT_EQ(get_current_usage(s.get()), 0u);
+    EXPECT_EQ(errors.size(), 0u);
+}
+
 TEST(ThreadCache, KeepsAtMostTheConfiguredBlocksPerClass) {
     RecordingBackend backend;
     ErrorRecorder errors;
