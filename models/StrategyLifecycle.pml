@@ -74,8 +74,8 @@
 #define CONFLICT 2
 
 byte status = INITIALIZING; /* tracker->status */
-/* The allocation gate of the strategy's hot path (malloc_gate or
- * backend_gate in src/default_strategy_internal.h, nonzero = open): opened
+/* The allocation gate of the strategy's hot path (malloc_gate,
+ * backend_gate or cache_gate in src/default_strategy_internal.h, nonzero = open): opened
  * before the strategy is published, closed before any transition out of
  * ACTIVE (ms_close_gates), never reopened.  (A strategy with a debug option
  * never opens it: every allocation takes the status check below.) */

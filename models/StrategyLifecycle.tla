@@ -67,7 +67,7 @@ NoTransition == <<"none", "none">>
 
 VARIABLES
     status,     \* tracker->status
-    gate,       \* the hot path's allocation gate is open (malloc_gate / backend_gate)
+    gate,       \* the hot path's allocation gate is open (malloc_gate / backend_gate / cache_gate)
     fkey,       \* the statistics' id is the one slot caches hold (deallocate's hot path)
     freed,      \* the strategy's memory went back to free()
     owner,      \* where the owner is: create, run, destroy, fold, finish, done
