@@ -120,6 +120,7 @@ static MS_ALWAYS_INLINE void cache_unpoison(void* block, size_t bytes) {
 
 static MS_ALWAYS_INLINE void cache_push(ms_thread_cache* cache, ms_block_header* header, size_t c) {
     void* block = header + 1;
+    cache_unpoison(block, sizeof(void*)); /* the link: past the size of a block popped for fewer bytes */
     memcpy(block, &cache->head[c], sizeof(void*));
     cache_poison(block, 16u * c);
     cache->head[c] = header;
@@ -157,6 +158,7 @@ static MS_NOINLINE void cache_keep_or_release(ms_default* s, void** cell, ms_blo
             return;
         }
     }
+    ms_cache_unpoison_room(s, header + 1, size);
     ms_backend_release(s, header);
 }
 
@@ -164,7 +166,10 @@ static MS_NOINLINE void cache_keep_or_release(ms_default* s, void** cell, ms_blo
 
 MS_NOINLINE void* ms_commit_plain_slow(ms_default* s, void* raw, size_t size) {
     ms_block_header* header = raw;
-    if (MS_UNLIKELY(!ms_stats_on_alloc(&s->stats, size))) return ms_refuse_over_limit(s, header, raw, size);
+    if (MS_UNLIKELY(!ms_stats_on_alloc(&s->stats, size))) {
+        ms_cache_unpoison_room(s, header + 1, size); /* it may have been popped */
+        return ms_refuse_over_limit(s, header, raw, size);
+    }
     return header + 1;
 }
 

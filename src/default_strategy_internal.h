@@ -306,6 +306,22 @@ static inline void ms_backend_release(ms_default* s, void* raw) {
     }
 }
 
+/* Before a plain block of `size` bytes of a strategy with a thread cache
+ * goes back to the backend, which owns all of it again: under ASan a block
+ * popped from the cache has only its requested bytes addressable (cache_pop
+ * in default_strategy.c), the rest of its class's room still poisoned. */
+static inline void ms_cache_unpoison_room(const ms_default* s, void* block, uint64_t size) {
+#ifdef MS_ASAN
+    if (s->cache_blocks != 0 && size <= MS_CACHE_MAX_SIZE) {
+        ASAN_UNPOISON_MEMORY_REGION(block, (size_t)(size + 15u) & ~(size_t)15u);
+    }
+#else
+    (void)s;
+    (void)block;
+    (void)size;
+#endif
+}
+
 /* Puts a freed block into the quarantine; the block pushed out (if any) goes
  * back to the backend (default_misuse.c). */
 void ms_quarantine_push(ms_default* s, void* raw);
@@ -323,6 +339,7 @@ void ms_track_remove(ms_default* s, const void* block);
  * and a second free is recognised while the header is intact. */
 static inline void ms_release_block(ms_default* s, const ms_block* block) {
     if (s->tracking != NULL) ms_track_remove(s, block->header + 1);
+    if (!block->aligned) ms_cache_unpoison_room(s, block->header + 1, block->size);
     block->header->check ^= MS_FREED_FLIP;
     if (s->quarantine != NULL) {
         ms_quarantine_push(s, block->raw);
