@@ -4,8 +4,10 @@
  *
  * Input: one flags byte (see "the run" at the end: leak at destroy, memory
  * limit, size histogram, and the debug options check_overflow, quarantine
- * and track_allocations), the bytes the flags ask for, then operations until
- * the input ends (see the Op enum for each operation's argument bytes).
+ * and track_allocations), with limit kind 6 an extension byte (the limit
+ * kind again, and config.thread_cache_blocks), the bytes they ask for, then
+ * operations until the input ends (see the Op enum for each operation's
+ * argument bytes).
  *
  * Checked after every step:
  *   - every figure (get_usage_snapshot and each single getter) equals the
@@ -19,9 +21,11 @@
  *     (its first and last bytes after every step, all of it when freed);
  *   - the backend holds exactly the shadow's live blocks plus, with
  *     config.quarantine, the shadow's quarantined ones (the last
- *     `quarantine` blocks released); every release gives back exactly the
- *     block the shadow expects (the released one, or with a quarantine the
- *     one it pushes out);
+ *     `quarantine` blocks released) and, with config.thread_cache_blocks,
+ *     the shadow's cached ones; every release gives back exactly the block
+ *     the shadow expects (the released one, with a quarantine the one it
+ *     pushes out, with a thread cache none when the block stays cached),
+ *     and nothing is given back when the shadow expects nothing;
  *   - default_strategy_snapshot's size classes equal the shadow's histogram
  *     (all 0 unless the flags byte turns config.size_histogram on).
  * Per operation: a zeroed block is all zero before it is filled; a resized
@@ -35,6 +39,23 @@
  * strategy_report.h and leak_report.h print valid text, JSON and
  * Prometheus output whose figures equal the shadow's (the leak report: each
  * live block once, under its STRATEGY_ALLOCATE site when it has one).
+ *
+ * The thread cache (config.thread_cache_blocks = N, used only without a
+ * debug option and the size histogram; otherwise ignored, rounding
+ * included) is modelled exactly: per 16-byte class (sizes 1 .. 2048) a LIFO
+ * list of backend blocks.  Every plain block of up to 2048 bytes asks the
+ * backend for its class's room (16 + the size rounded up to 16); a free
+ * through the vtable of such a live block keeps it in its class while the
+ * class holds fewer than N (the backend not called), else gives it back;
+ * a direct default_deallocate, the old block of a resize, larger and
+ * aligned blocks always go back.  Only the vtable's allocate takes a block
+ * from the cache: exactly the last one kept in the request's class, without
+ * asking the backend (a pending backend failure stays pending); a popped
+ * block the memory limit refuses goes back to the backend.  A freed pointer
+ * handed out again is live again (no longer a double free to try); a
+ * cached one freed again is a DOUBLE_FREE; destroy gives every cached
+ * block back (none is a leak).  A popped block's old contents are not
+ * looked at: it is filled as any new block.
  *
  * The backend refuses requests above BACKEND_CAP, so valid sizes up to
  * STRATEGY_MAX_ALLOCATION fail with OUT_OF_MEMORY without allocating, and it
@@ -70,6 +91,9 @@
 #define CANARY_BYTES 8u                   /* check_overflow, documented in default_strategy.h */
 #define MAX_QUARANTINE 8u                 /* config.quarantine is 1 .. this when on */
 #define PRINT_BUDGET 16u                  /* printer runs per input (OP_PRINT); the rest are skipped */
+#define CACHE_MAX_SIZE 2048u              /* thread cache: largest cached size, documented in default_strategy.h */
+#define CACHE_CLASSES 129u                /* thread cache classes 1 .. 128 (16 bytes each); 0 unused */
+#define CACHE_MAX_BLOCKS 4096u            /* the largest config.thread_cache_blocks create accepts */
 
 /* ---- the backend: capped, never reusing memory ------------------------ */
 
@@ -149,6 +173,14 @@ static void backend_free(void* context, void* ptr) {
     abort();
 }
 
+/* True if the backend handed out `raw` and has had it back. */
+static bool backend_got_back(const Backend* b, const unsigned char* raw) {
+    for (size_t i = 0; i < b->count; i++) {
+        if (b->blocks[i].raw == raw) return b->blocks[i].freed;
+    }
+    return false;
+}
+
 static void backend_release_all(Backend* b) {
     for (size_t i = 0; i < b->count; i++) free(b->blocks[i].base);
     free(b->blocks);
@@ -194,6 +226,13 @@ typedef struct Shadow {
     uint64_t size_classes[STRATEGY_SIZE_CLASSES]; /* successful allocations by size class */
 } Shadow;
 
+/* One class of the thread cache's model: a stack of backend blocks. */
+typedef struct CacheClass {
+    unsigned char** raw;
+    size_t count;
+    size_t capacity;
+} CacheClass;
+
 typedef struct Run {
     DefaultStrategy* s;
     size_t limit; /* the main strategy's memory_limit; 0: none */
@@ -213,6 +252,20 @@ typedef struct Run {
     /* The backend blocks of the last `quarantine` releases, at release
      * number % quarantine: what the library's quarantine holds. */
     unsigned char* quarantined[MAX_QUARANTINE];
+    /* config.thread_cache_blocks as the strategy uses it: 0 without a cache
+     * (also when a debug option or the histogram makes it ignore the
+     * config); cache[c] the backend blocks in class c, the last kept last. */
+    size_t cache_blocks;
+    CacheClass cache[CACHE_CLASSES];
+    size_t cached_total; /* blocks in all classes */
+    bool extended;       /* the input has the extension byte: opcodes mod OP_COUNT */
+    /* A validate that failed on a recognisable strategy closed the hot
+     * paths' gates (ms_close_gates), for good: allocations then take the
+     * out-of-line path, which never pops (op_degrade). */
+    bool gates_closed;
+    /* The thread's statistics slot in the main strategy exists although
+     * nothing was recorded: the cache was looked up (op_allocate). */
+    bool slot_made;
     uint8_t next_seed;
     /* The second strategy, for blocks of the wrong strategy. */
     DefaultStrategy* other;
@@ -303,7 +356,8 @@ static void check_all(Run* r) {
     FUZZ_CHECK(r->s->base.get_status(&r->s->base) == sh->status);
     for (size_t i = 0; i < r->live_count; i++) check_block_edges(&r->live[i]);
     for (size_t i = 0; i < r->other_live_count; i++) check_block_edges(&r->other_live[i]);
-    FUZZ_CHECK(r->backend.outstanding == r->live_count + r->other_live_count + quarantined_count(r));
+    FUZZ_CHECK(r->backend.outstanding ==
+               r->live_count + r->other_live_count + quarantined_count(r) + r->cached_total);
     FUZZ_CHECK(get_current_usage(r->other) == r->other_current);
     FUZZ_CHECK(get_error_count(r->other, STRATEGY_ERROR_WRONG_STRATEGY) == r->other_invalid_pointer);
     FUZZ_CHECK(r->other_log.calls == r->other_invalid_pointer);
@@ -315,8 +369,12 @@ static void check_all(Run* r) {
 /* A size from the whole range: the boundaries of the valid range and of the
  * backend's cap, their neighbours, powers of two, raw values, and (most
  * often) ordinary small sizes. */
-static size_t decode_size(FuzzInput* in) {
+static size_t decode_size(const Run* r, FuzzInput* in) {
     uint8_t kind = fuzz_u8(in);
+    /* With the extension byte, kinds 13-15 are sizes of the first four
+     * cache classes, so the same classes are freed and allocated again
+     * often (and fill up); inputs without it keep their sizes. */
+    if (r->extended && kind % 16 >= 13) return 1 + fuzz_u8(in) % 64u;
     switch (kind % 16) {
     case 0: return 0;
     case 1: return 1;
@@ -359,6 +417,10 @@ typedef enum Op {
     OP_OVERFLOW,         /* index byte, how byte, mask byte (op_overflow) */
     OP_PRINT,            /* selector byte (op_print) */
     OP_ALLOCATE_AT,      /* site byte (op_allocate_at), size (decode_size) */
+    /* Added with the thread cache, and decoded only in inputs with the
+     * extension byte (their opcodes are taken mod OP_COUNT, the others'
+     * mod OP_DEALLOCATE_DIRECT), so older inputs keep their meaning. */
+    OP_DEALLOCATE_DIRECT, /* index byte: default_deallocate called directly, not through the vtable */
     OP_COUNT
 } Op;
 
@@ -368,6 +430,62 @@ static void count_allocation(Shadow* sh, size_t size) {
     sh->allocations++;
     sh->size_classes[63u - (unsigned)__builtin_clzll((unsigned long long)size)]++;
 }
+
+/* ---- the thread cache's model ------------------------------------------- */
+
+/* The class of a plain block of `size` bytes in the main strategy's thread
+ * cache, 0 if it has no cache or does not cache that size. */
+static size_t cache_class(const Run* r, size_t size) {
+    if (r->cache_blocks == 0 || size == 0 || size > CACHE_MAX_SIZE) return 0;
+    return (size + 15u) / 16u;
+}
+
+/* The block a pop from class c takes (the last one kept), NULL if empty. */
+static unsigned char* cache_top(const Run* r, size_t c) {
+    const CacheClass* k = &r->cache[c];
+    return k->count == 0 ? NULL : k->raw[k->count - 1];
+}
+
+static void cache_keep(Run* r, size_t c, unsigned char* raw) {
+    CacheClass* k = &r->cache[c];
+    FUZZ_CHECK(k->count < r->cache_blocks);
+    if (k->count == k->capacity) {
+        size_t capacity = k->capacity == 0 ? 8 : 2 * k->capacity;
+        unsigned char** grown = realloc(k->raw, capacity * sizeof *grown);
+        FUZZ_CHECK(grown != NULL);
+        k->raw = grown;
+        k->capacity = capacity;
+    }
+    k->raw[k->count++] = raw;
+    r->cached_total++;
+}
+
+/* The pointer `ptr`, freed before, is a live block again (or went back to
+ * the backend with its header cleared): no longer one to free twice. */
+static void forget_freed(Run* r, const unsigned char* ptr) {
+    size_t count = r->freed_total < MAX_FREED ? (size_t)r->freed_total : MAX_FREED;
+    for (size_t i = 0; i < count; i++) {
+        if (r->freed[i] == ptr) r->freed[i] = NULL;
+    }
+}
+
+/* Takes the last block kept in class c out of the model (a pop). */
+static unsigned char* cache_take(Run* r, size_t c) {
+    CacheClass* k = &r->cache[c];
+    FUZZ_CHECK(k->count != 0);
+    unsigned char* raw = k->raw[--k->count];
+    r->cached_total--;
+    forget_freed(r, raw + HEADER_BYTES);
+    return raw;
+}
+
+static void cache_free_all(Run* r) {
+    for (size_t c = 0; c < CACHE_CLASSES; c++) free(r->cache[c].raw);
+    memset(r->cache, 0, sizeof r->cache);
+    r->cached_total = 0;
+}
+
+/* ---- allocating --------------------------------------------------------- */
 
 /* What an allocating call is expected to do. */
 typedef struct Request {
@@ -379,36 +497,67 @@ typedef struct Request {
     size_t offset;    /* the result lies at least this far into the backend's block */
     bool zeroed;      /* every byte of the result is zero */
     int site;         /* the STRATEGY_ALLOCATE site of the result, 0 if none */
+    size_t cache;     /* the cache class the call may pop from (the vtable's allocate), else 0 */
 } Request;
 
-/* A plain block: the header, the block and, with check_overflow, the
- * canary after it. */
-static Request plain_request(const Run* r, size_t size) {
-    return (Request){size, size, size == 0 || size > STRATEGY_MAX_ALLOCATION, size + HEADER_BYTES + r->canary,
-                     16, HEADER_BYTES, false, 0};
+/* The backend's state before an allocating call, which begins with the
+ * backend's last request and block cleared. */
+typedef struct Before {
+    uint64_t calls;      /* handler calls */
+    bool fail_next;      /* the backend's next request fails */
+    uint64_t free_calls; /* blocks the backend had back */
+} Before;
+
+static Before before_call(Run* r) {
+    Before before = {r->log.calls, r->backend.fail_next, r->backend.free_calls};
+    r->backend.last_request = 0;
+    r->backend.last_raw = NULL;
+    return before;
 }
 
-/* Checks the outcome `p` of an allocating call made with the backend's
- * fail_next at `fail_next` and `calls` handler calls before it, against
- * `q` and the shadow; on success records the block (filled with the
- * pattern) and returns true. */
-static bool settle_allocation(Run* r, unsigned char* p, const Request* q, bool fail_next, uint64_t calls) {
+/* What the backend is asked for to hold a plain block of `size` bytes: the
+ * header, the block (with a thread cache, a cached size rounded up to its
+ * class's room) and, with check_overflow, the canary. */
+static size_t plain_backend_bytes(const Run* r, size_t size) {
+    size_t c = cache_class(r, size);
+    return (c != 0 ? 16u * c : size) + HEADER_BYTES + r->canary;
+}
+
+/* A plain block. */
+static Request plain_request(const Run* r, size_t size) {
+    return (Request){size, size, size == 0 || size > STRATEGY_MAX_ALLOCATION, plain_backend_bytes(r, size),
+                     16, HEADER_BYTES, false, 0, 0};
+}
+
+/* Checks the outcome `p` of an allocating call against `q`, the shadow and
+ * the backend's state `before` it; on success records the block (filled
+ * with the pattern) and returns true. */
+static bool settle_allocation(Run* r, unsigned char* p, const Request* q, const Before* before) {
     Shadow* sh = &r->shadow;
     uint64_t current_before = sh->current, allocations_before = sh->allocations;
     size_t size = q->size;
     bool allowed = sh->status == STRATEGY_ACTIVE;
-    bool backend_refuses = !q->invalid && (fail_next || q->backend > BACKEND_CAP);
+    /* A valid request the status allows takes the last block kept in its
+     * class, if any, without asking the backend (on the hot path, whose
+     * gate is open while the strategy is ACTIVE, see op_degrade). */
+    unsigned char* popped = q->invalid || !allowed || r->gates_closed ? NULL : cache_top(r, q->cache);
+    bool backend_refuses = !q->invalid && popped == NULL && (before->fail_next || q->backend > BACKEND_CAP);
     /* One thread: usage may reach the limit exactly. */
     bool over_limit = r->limit != 0 && size > r->limit - sh->current;
+    if (popped != NULL) {
+        /* The backend was not asked: a failure it was told of stays pending. */
+        FUZZ_CHECK(r->backend.last_request == 0 && r->backend.fail_next == before->fail_next);
+    }
     if (q->invalid || !allowed) {
         FUZZ_CHECK(p == NULL);
         FUZZ_CHECK(r->backend.last_request == 0); /* the backend was not asked */
+        FUZZ_CHECK(r->backend.free_calls == before->free_calls);
         StrategyError want = q->invalid ? STRATEGY_ERROR_INVALID_SIZE : STRATEGY_ERROR_ILLEGAL_STATE;
         /* When both apply, which one is reported is not documented. */
         if (q->invalid && !allowed && r->log.last.error == STRATEGY_ERROR_ILLEGAL_STATE) {
             want = STRATEGY_ERROR_ILLEGAL_STATE;
         }
-        expect_error(r, calls, want, NULL, want == STRATEGY_ERROR_INVALID_SIZE ? q->reported : size);
+        expect_error(r, before->calls, want, NULL, want == STRATEGY_ERROR_INVALID_SIZE ? q->reported : size);
     } else if (backend_refuses || over_limit) {
         FUZZ_CHECK(p == NULL);
         StrategyError want = backend_refuses ? STRATEGY_ERROR_OUT_OF_MEMORY : STRATEGY_ERROR_LIMIT_EXCEEDED;
@@ -416,18 +565,30 @@ static bool settle_allocation(Run* r, unsigned char* p, const Request* q, bool f
         if (backend_refuses && over_limit && r->log.last.error == STRATEGY_ERROR_LIMIT_EXCEEDED) {
             want = STRATEGY_ERROR_LIMIT_EXCEEDED;
         }
-        expect_error(r, calls, want, NULL, size);
+        expect_error(r, before->calls, want, NULL, size);
         /* The backend was asked at most once; a block it gave for a request
-         * the limit refused went back (check_all counts its blocks). */
+         * the limit refused went back, and so did a popped one (check_all
+         * counts the backend's blocks). */
         FUZZ_CHECK(r->backend.last_request == 0 || r->backend.last_request == q->backend);
+        unsigned char* back = popped != NULL ? cache_take(r, q->cache) : r->backend.last_raw;
+        FUZZ_CHECK(r->backend.free_calls == before->free_calls + (back != NULL ? 1 : 0));
+        if (back != NULL) FUZZ_CHECK(r->backend.last_freed == back);
     } else {
-        /* A valid request reaches the backend with room for the header. */
-        FUZZ_CHECK(r->backend.last_request == q->backend);
         FUZZ_CHECK(p != NULL);
-        FUZZ_CHECK(r->log.calls == calls);
+        FUZZ_CHECK(r->log.calls == before->calls);
+        FUZZ_CHECK(r->backend.free_calls == before->free_calls);
         FUZZ_CHECK(((uintptr_t)p & (q->alignment - 1)) == 0);
+        unsigned char* raw = NULL;
+        if (popped != NULL) {
+            /* Exactly the block the model pops; its room is its class's. */
+            raw = cache_take(r, q->cache);
+            FUZZ_CHECK(p == raw + HEADER_BYTES);
+        } else {
+            /* A valid request reaches the backend with room for the header. */
+            FUZZ_CHECK(r->backend.last_request == q->backend);
+            raw = r->backend.last_raw;
+        }
         /* The block (and its canary) lies inside what the backend returned. */
-        unsigned char* raw = r->backend.last_raw;
         FUZZ_CHECK(raw != NULL && p >= raw + q->offset && p + size + r->canary <= raw + q->backend);
         if (q->zeroed) {
             for (size_t i = 0; i < size; i++) FUZZ_CHECK(p[i] == 0);
@@ -446,13 +607,16 @@ static bool settle_allocation(Run* r, unsigned char* p, const Request* q, bool f
     return false;
 }
 
+/* The vtable's allocate: the only entry that takes blocks from the cache. */
 static void op_allocate(Run* r, size_t size) {
-    uint64_t calls = r->log.calls;
-    bool fail_next = r->backend.fail_next;
-    r->backend.last_request = 0;
+    Before before = before_call(r);
     unsigned char* p = r->s->base.allocate(&r->s->base, size);
     Request q = plain_request(r, size);
-    settle_allocation(r, p, &q, fail_next, calls);
+    q.cache = cache_class(r, size);
+    /* On the hot path a request of a cached size looks the thread's cache
+     * up before the backend is asked, which gives the thread its slot. */
+    if (q.cache != 0 && r->shadow.status == STRATEGY_ACTIVE && !r->gates_closed) r->slot_made = true;
+    settle_allocation(r, p, &q, &before);
 }
 
 /* Files OP_ALLOCATE_AT names: two arrays with the same text (one site per
@@ -473,27 +637,23 @@ static void op_allocate_at(Run* r, uint8_t site_byte, size_t size) {
     static const char* const files[4] = {kFileA, kFileB, kFileC, kFileA};
     const char* file = files[site_byte % 4];
     int line = 1 + (site_byte >> 2) % SITE_LINES;
-    uint64_t calls = r->log.calls;
-    bool fail_next = r->backend.fail_next;
-    r->backend.last_request = 0;
     FUZZ_CHECK(default_allocate_at(NULL, size, file, line) == NULL);
+    Before before = before_call(r);
     unsigned char* p = default_allocate_at(&r->s->base, size, file, line);
     Request q = plain_request(r, size);
     q.site = site_id(file, line);
-    settle_allocation(r, p, &q, fail_next, calls);
+    settle_allocation(r, p, &q, &before);
 }
 
 static void op_allocate_zeroed(Run* r, size_t count, size_t size) {
-    uint64_t calls = r->log.calls;
-    bool fail_next = r->backend.fail_next;
-    r->backend.last_request = 0;
+    Before before = before_call(r);
     unsigned char* p = r->s->base.allocate_zeroed(&r->s->base, count, size);
     bool overflow = count != 0 && size > SIZE_MAX / count;
     Request q = plain_request(r, overflow ? 0 : count * size);
     q.reported = overflow ? SIZE_MAX : count * size;
     q.invalid = q.invalid || overflow;
     q.zeroed = true;
-    settle_allocation(r, p, &q, fail_next, calls);
+    settle_allocation(r, p, &q, &before);
 }
 
 /* An alignment: 0, a power of two 1 .. 2^23 (past STRATEGY_MAX_ALIGNMENT),
@@ -511,9 +671,7 @@ static size_t decode_alignment(FuzzInput* in) {
 }
 
 static void op_allocate_aligned(Run* r, size_t alignment, size_t size) {
-    uint64_t calls = r->log.calls;
-    bool fail_next = r->backend.fail_next;
-    r->backend.last_request = 0;
+    Before before = before_call(r);
     unsigned char* p = r->s->base.allocate_aligned(&r->s->base, alignment, size);
     bool power_of_two = alignment != 0 && (alignment & (alignment - 1)) == 0;
     Request q = plain_request(r, size);
@@ -526,19 +684,26 @@ static void op_allocate_aligned(Run* r, size_t alignment, size_t size) {
         q.alignment = alignment;
         q.offset = HEADER_BYTES + 8;
     }
-    settle_allocation(r, p, &q, fail_next, calls);
+    settle_allocation(r, p, &q, &before);
 }
 
 /* The main strategy released block `b` (a free, or the old block of a
- * resize), the backend having had `free_calls` frees before the call.
- * Without a quarantine the block goes straight back to the backend; with
- * one it is kept, and once `quarantine` blocks are kept the oldest goes
- * back (default_strategy.h): the block released `quarantine` releases ago.
- * Checks that exactly that block went back, then remembers `b` for double
- * frees. */
-static void settle_release(Run* r, const Block* b, uint64_t free_calls) {
+ * resize), the backend having had `free_calls` frees before the call;
+ * `cacheable`: through the vtable's deallocate, the one way into the
+ * thread cache.  A plain block of a cached size stays in its class while
+ * that holds fewer than thread_cache_blocks (the backend not called).
+ * Otherwise, without a quarantine the block goes straight back to the
+ * backend; with one it is kept, and once `quarantine` blocks are kept the
+ * oldest goes back (default_strategy.h): the block released `quarantine`
+ * releases ago.  Checks that exactly that block (or none) went back, then
+ * remembers `b` for double frees. */
+static void settle_release(Run* r, const Block* b, uint64_t free_calls, bool cacheable) {
     unsigned char* back = b->raw;
-    if (r->quarantine != 0) {
+    size_t c = cacheable && b->alignment == 0 ? cache_class(r, b->size) : 0;
+    if (c != 0 && r->cache[c].count < r->cache_blocks) {
+        cache_keep(r, c, b->raw);
+        back = NULL;
+    } else if (r->quarantine != 0) {
         size_t slot = (size_t)(r->freed_total % r->quarantine);
         back = r->freed_total >= r->quarantine ? r->quarantined[slot] : NULL;
         r->quarantined[slot] = b->raw;
@@ -553,46 +718,54 @@ static void settle_release(Run* r, const Block* b, uint64_t free_calls) {
 }
 
 /* What freeing (or resizing) freed[i] again reports.  A block still in the
- * quarantine has its header intact: DOUBLE_FREE, always (documented).  The
- * backend scribbles over everything after the first 16 bytes of a block it
- * got back, which for an aligned block includes its header (it starts at
- * least 24 bytes in): "a freed block whose header the backend reused" is
- * INVALID_POINTER.  A plain block's header is the backend block's first 16
- * bytes, left intact: DOUBLE_FREE. */
+ * quarantine or the thread cache has its header intact: DOUBLE_FREE, always
+ * (documented).  The backend scribbles over everything after the first 16
+ * bytes of a block it got back, which for an aligned block includes its
+ * header (it starts at least 24 bytes in): "a freed block whose header the
+ * backend reused" is INVALID_POINTER.  A plain block's header is the
+ * backend block's first 16 bytes, left intact: DOUBLE_FREE. */
 static StrategyError freed_error(const Run* r, size_t i) {
     bool quarantined = r->quarantine != 0 && r->freed_release[i] + r->quarantine >= r->freed_total;
     return r->freed_aligned[i] && !quarantined ? STRATEGY_ERROR_INVALID_POINTER : STRATEGY_ERROR_DOUBLE_FREE;
 }
 
-static void op_deallocate(Run* r, size_t index) {
+/* Frees a live block through the vtable or (`direct`) with a direct
+ * default_deallocate call, which never keeps it in the thread cache. */
+static void free_live(Run* r, size_t index, bool direct) {
     if (r->live_count == 0) return;
     index %= r->live_count;
     Block b = r->live[index];
     check_block_full(&b);
     uint64_t calls = r->log.calls;
     uint64_t free_calls = r->backend.free_calls;
-    r->s->base.deallocate(&r->s->base, b.ptr);
+    if (direct) {
+        default_deallocate(&r->s->base, b.ptr);
+    } else {
+        r->s->base.deallocate(&r->s->base, b.ptr);
+    }
     /* ACTIVE and DEGRADED (the only statuses reached here) allow frees. */
     FUZZ_CHECK(r->log.calls == calls);
     r->live[index] = r->live[--r->live_count];
     r->shadow.current -= b.size;
     r->shadow.total_freed += b.size;
     r->shadow.deallocations++;
-    settle_release(r, &b, free_calls);
+    settle_release(r, &b, free_calls, !direct);
 }
+
+static void op_deallocate(Run* r, size_t index) { free_live(r, index, false); }
 
 /* Resizes a live block (or NULL, which is allocate, or a freed pointer,
  * which must be refused as a double free) to `size`. */
 static void op_reallocate(Run* r, uint8_t selector, size_t size) {
-    uint64_t calls = r->log.calls;
-    bool fail_next = r->backend.fail_next;
-    r->backend.last_request = 0;
+    Before before = before_call(r);
+    uint64_t calls = before.calls;
+    bool fail_next = before.fail_next;
     size_t freed_count = r->freed_total < MAX_FREED ? r->freed_total : MAX_FREED;
     if (r->live_count == 0 || selector % 8 == 0) {
         if (r->live_count == MAX_LIVE) return;
         unsigned char* p = r->s->base.reallocate(&r->s->base, NULL, size);
         Request q = plain_request(r, size);
-        settle_allocation(r, p, &q, fail_next, calls);
+        settle_allocation(r, p, &q, &before);
         return;
     }
     Shadow* sh = &r->shadow;
@@ -601,6 +774,7 @@ static void op_reallocate(Run* r, uint8_t selector, size_t size) {
     if (selector % 8 == 1 && freed_count != 0) {
         size_t i = (selector >> 3) % freed_count;
         unsigned char* freed = r->freed[i];
+        if (freed == NULL) return; /* handed out again since */
         StrategyError want = invalid ? STRATEGY_ERROR_INVALID_SIZE
                                      : !allowed ? STRATEGY_ERROR_ILLEGAL_STATE : freed_error(r, i);
         size_t outstanding = r->backend.outstanding;
@@ -613,7 +787,9 @@ static void op_reallocate(Run* r, uint8_t selector, size_t size) {
     size_t index = (selector >> 3) % r->live_count;
     Block old = r->live[index];
     check_block_full(&old);
-    size_t request = (old.alignment != 0 ? size + old.alignment + 23 : size + HEADER_BYTES) + r->canary;
+    /* A new block of the old one's kind: plain (with a thread cache, its
+     * class's room; never from the cache) or aligned. */
+    size_t request = old.alignment != 0 ? size + old.alignment + 23 + r->canary : plain_backend_bytes(r, size);
     bool backend_refuses = fail_next || (!invalid && request > BACKEND_CAP);
     /* The old block is counted while the new one is: room for both. */
     bool over_limit = r->limit != 0 && size > r->limit - sh->current;
@@ -630,6 +806,9 @@ static void op_reallocate(Run* r, uint8_t selector, size_t size) {
                                                : STRATEGY_ERROR_LIMIT_EXCEEDED;
         expect_error(r, calls, want, old.ptr, size);
         if (invalid || !allowed) FUZZ_CHECK(r->backend.last_request == 0);
+        /* A new block the limit refused went back; the old one stays. */
+        FUZZ_CHECK(r->backend.free_calls == free_calls + (r->backend.last_raw != NULL ? 1 : 0));
+        if (r->backend.last_raw != NULL) FUZZ_CHECK(r->backend.last_freed == r->backend.last_raw);
         /* Untouched and still owned (check_all counts the backend's blocks). */
         check_block_full(&old);
         FUZZ_CHECK(get_current_usage(r->s) == current_before);
@@ -650,7 +829,7 @@ static void op_reallocate(Run* r, uint8_t selector, size_t size) {
     check_range(&b, 0, old.size < size ? old.size : size); /* the common prefix */
     fill_block(&b);
     r->live[index] = b;
-    settle_release(r, &old, free_calls);
+    settle_release(r, &old, free_calls, false); /* never into the thread cache */
     /* One free of the old size and one allocation of the new.  With a limit
      * the allocation is recorded first (both sizes count at once); without,
      * the free first. */
@@ -698,7 +877,7 @@ static void op_free_interior(Run* r, size_t index, size_t offset) {
 
 static void op_double_free(Run* r, size_t index) {
     size_t count = r->freed_total < MAX_FREED ? r->freed_total : MAX_FREED;
-    if (count == 0) return;
+    if (count == 0 || r->freed[index % count] == NULL) return; /* none, or handed out again since */
     expect_refused_free(r, r->freed[index % count], freed_error(r, index % count));
 }
 
@@ -809,9 +988,10 @@ static void op_degrade(Run* r, uint8_t kind_byte) {
     MsCorruption kind = (MsCorruption)(kind_byte % MS_CORRUPT_COUNT);
     bool per_thread = kind >= MS_CORRUPT_ALLOC_OPS;
     /* The per-thread kinds need this thread's slot, which exists once it
-     * recorded something on this strategy or was refused by the limit (which
-     * is checked in the slot). */
-    bool has_slot = r->shadow.allocations != 0 || r->shadow.errors[STRATEGY_ERROR_LIMIT_EXCEEDED] != 0;
+     * recorded something on this strategy, was refused by the limit (which
+     * is checked in the slot) or looked up its thread cache. */
+    bool has_slot = r->shadow.allocations != 0 || r->shadow.errors[STRATEGY_ERROR_LIMIT_EXCEEDED] != 0 ||
+                    r->slot_made;
     bool applied = ms_testing_corrupt(r->s, kind);
     FUZZ_CHECK(applied == (!per_thread || has_slot));
     if (!applied) return;
@@ -835,6 +1015,11 @@ static void op_degrade(Run* r, uint8_t kind_byte) {
     }
     bool valid = r->s->base.validate(&r->s->base);
     FUZZ_CHECK(valid == expect_valid);
+    /* A failed validate closes the gates, unless the magic number does not
+     * even recognise the strategy.  With a corrupted status there is no
+     * DEGRADED to move to, so after the undo the strategy is ACTIVE with
+     * its gates closed: allocations succeed, but not from the cache. */
+    if (!valid && kind != MS_CORRUPT_MAGIC) r->gates_closed = true;
     if (!valid && may_degrade && r->shadow.status == STRATEGY_ACTIVE) {
         expect_error(r, calls, STRATEGY_ERROR_ILLEGAL_STATE, NULL, 0);
         r->shadow.status = STRATEGY_DEGRADED;
@@ -1827,10 +2012,10 @@ static bool room_for_a_block(Run* r, size_t size) {
 }
 
 static void run_op(Run* r, FuzzInput* in) {
-    Op op = (Op)(fuzz_u8(in) % OP_COUNT);
+    Op op = (Op)(fuzz_u8(in) % (r->extended ? OP_COUNT : OP_DEALLOCATE_DIRECT));
     switch (op) {
     case OP_ALLOCATE: {
-        size_t size = decode_size(in);
+        size_t size = decode_size(r, in);
         if (room_for_a_block(r, size)) op_allocate(r, size);
         break;
     }
@@ -1876,19 +2061,19 @@ static void run_op(Run* r, FuzzInput* in) {
         break;
     case OP_ALLOCATE_ZEROED: {
         uint8_t count_byte = fuzz_u8(in);
-        size_t count = count_byte < 128 ? count_byte % 17u : decode_size(in);
-        size_t size = decode_size(in);
+        size_t count = count_byte < 128 ? count_byte % 17u : decode_size(r, in);
+        size_t size = decode_size(r, in);
         if (room_for_a_block(r, size)) op_allocate_zeroed(r, count, size);
         break;
     }
     case OP_REALLOCATE: {
         uint8_t selector = fuzz_u8(in);
-        op_reallocate(r, selector, decode_size(in));
+        op_reallocate(r, selector, decode_size(r, in));
         break;
     }
     case OP_ALLOCATE_ALIGNED: {
         size_t alignment = decode_alignment(in);
-        size_t size = decode_size(in);
+        size_t size = decode_size(r, in);
         if (room_for_a_block(r, size)) op_allocate_aligned(r, alignment, size);
         break;
     }
@@ -1901,10 +2086,11 @@ static void run_op(Run* r, FuzzInput* in) {
     case OP_PRINT: op_print(r, fuzz_u8(in)); break;
     case OP_ALLOCATE_AT: {
         uint8_t site = fuzz_u8(in);
-        size_t size = decode_size(in);
+        size_t size = decode_size(r, in);
         if (room_for_a_block(r, size)) op_allocate_at(r, site, size);
         break;
     }
+    case OP_DEALLOCATE_DIRECT: free_live(r, fuzz_u8(in), true); break;
     case OP_COUNT: break;
     }
 }
@@ -1917,15 +2103,24 @@ static void run_op(Run* r, FuzzInput* in) {
  * config.size_histogram on the main strategy.  The debug options of the
  * main strategy (bits that inputs written before them left at 0): bit 5
  * config.check_overflow; bit 6 config.quarantine, 1 + (the byte after the
- * limit's) % MAX_QUARANTINE slots; bit 7 config.track_allocations. */
+ * limit's) % MAX_QUARANTINE slots; bit 7 config.track_allocations.
+ *
+ * Limit kind 6 (bits 1-3 = 6), like 0 and 7 no limit before the thread
+ * cache came (no committed input used it), now says an extension byte
+ * follows the flags byte: its bits 0-2 are the limit kind (decode_limit;
+ * 6 is no limit there), bits 3-5 config.thread_cache_blocks
+ * (decode_cache_blocks), bits 6-7 unused (0 in the seeds).  The limit's
+ * bytes follow it, then the quarantine's byte.  Inputs with it also decode
+ * OP_DEALLOCATE_DIRECT and the small sizes of decode_size. */
 #define FLAG_LEAK_AT_DESTROY 1u
 #define FLAG_SIZE_HISTOGRAM 16u   /* bit 4: config.size_histogram */
 #define FLAG_CHECK_OVERFLOW 32u   /* bit 5: config.check_overflow */
 #define FLAG_QUARANTINE 64u       /* bit 6: config.quarantine, a byte after the limit's */
 #define FLAG_TRACK_ALLOCATIONS 128u /* bit 7: config.track_allocations */
+#define LIMIT_EXTENSION 6u          /* limit kind: an extension byte follows the flags */
 
-static size_t decode_limit(uint8_t flags, FuzzInput* in) {
-    switch ((flags >> 1) % 8) {
+static size_t decode_limit(unsigned kind, FuzzInput* in) {
+    switch (kind % 8) {
     case 1: return 1 + fuzz_u16(in);                              /* tiny: below one block */
     case 2: return BACKEND_CAP - 128 + fuzz_u8(in);               /* around the backend cap */
     case 3: return 1 + (size_t)fuzz_uint(in, 3);                  /* up to 16 MiB */
@@ -1935,8 +2130,22 @@ static size_t decode_limit(uint8_t flags, FuzzInput* in) {
     }
 }
 
+/* config.thread_cache_blocks from bits 3-5 of the extension byte: 0 (no
+ * cache), 1-4 (most often: classes fill up and overflow to the backend),
+ * 1 again for 5, the largest accepted (CACHE_MAX_BLOCKS) for 6, and for 7
+ * one above it, which create must refuse (LLVMFuzzerTestOneInput checks,
+ * then uses 2). */
+static size_t decode_cache_blocks(unsigned selector) {
+    switch (selector % 8) {
+    case 5: return 1;
+    case 6: return CACHE_MAX_BLOCKS;
+    case 7: return CACHE_MAX_BLOCKS + 1;
+    default: return selector % 8;
+    }
+}
+
 /* A strategy over the backend with the quiet handler; `config` gives the
- * rest (limit, name, histogram, debug options). */
+ * rest (limit, name, histogram, debug options, thread cache). */
 static DefaultStrategy* make_strategy(Backend* backend, ErrorLog* log, DefaultStrategyConfig config) {
     config.backend_allocate = backend_allocate;
     config.backend_free = backend_free;
@@ -1960,6 +2169,7 @@ static void finish(Run* r, bool leak_at_destroy) {
     FUZZ_CHECK(get_current_usage(r->other) == 0);
 
     uint64_t calls = r->log.calls;
+    uint64_t free_calls = r->backend.free_calls;
     if (leak_at_destroy && r->live_count != 0) {
         for (size_t i = 0; i < r->live_count; i++) check_block_full(&r->live[i]);
         destroy_default_strategy(r->s);
@@ -1970,16 +2180,28 @@ static void finish(Run* r, bool leak_at_destroy) {
         FUZZ_CHECK(r->log.last.blocks == r->live_count);
         FUZZ_CHECK(r->log.last.pointer == NULL);
         /* Leaked blocks stay with their owner: the backend still has them
-         * (and only them: the quarantine was emptied). */
+         * (and only them: the quarantine and the thread cache were
+         * emptied). */
         FUZZ_CHECK(r->backend.outstanding == r->live_count);
+        FUZZ_CHECK(r->backend.free_calls == free_calls + quarantined_count(r) + r->cached_total);
+        for (size_t i = 0; i < r->live_count; i++) FUZZ_CHECK(!backend_got_back(&r->backend, r->live[i].raw));
     } else {
         while (r->live_count != 0) op_deallocate(r, 0);
         check_all(r);
         FUZZ_CHECK(r->shadow.current == 0 && get_live_blocks(r->s) == 0);
+        free_calls = r->backend.free_calls;
         destroy_default_strategy(r->s);
         FUZZ_CHECK(r->log.calls == calls);
-        FUZZ_CHECK(r->backend.outstanding == 0); /* the quarantine was emptied */
+        FUZZ_CHECK(r->backend.outstanding == 0); /* the quarantine and the thread cache were emptied */
+        FUZZ_CHECK(r->backend.free_calls == free_calls + quarantined_count(r) + r->cached_total);
     }
+    /* Cached blocks are not leaks: every one went back. */
+    for (size_t c = 1; c < CACHE_CLASSES; c++) {
+        for (size_t i = 0; i < r->cache[c].count; i++) {
+            FUZZ_CHECK(backend_got_back(&r->backend, r->cache[c].raw[i]));
+        }
+    }
+    cache_free_all(r);
     uint64_t other_calls = r->other_log.calls;
     destroy_default_strategy(r->other);
     FUZZ_CHECK(r->other_log.calls == other_calls); /* nothing leaked there */
@@ -1991,7 +2213,14 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     uint8_t flags = fuzz_u8(&in);
     Run* r = calloc(1, sizeof *r);
     FUZZ_CHECK(r != NULL);
-    r->limit = decode_limit(flags, &in);
+    unsigned limit_kind = (flags >> 1) % 8u;
+    uint8_t extension = 0;
+    r->extended = limit_kind == LIMIT_EXTENSION;
+    if (r->extended) {
+        extension = fuzz_u8(&in);
+        limit_kind = extension % 8u;
+    }
+    r->limit = decode_limit(limit_kind, &in);
     r->histogram = (flags & FLAG_SIZE_HISTOGRAM) != 0;
     r->canary = (flags & FLAG_CHECK_OVERFLOW) != 0 ? CANARY_BYTES : 0;
     r->quarantine = (flags & FLAG_QUARANTINE) != 0 ? 1 + fuzz_u8(&in) % MAX_QUARANTINE : 0;
@@ -2005,6 +2234,23 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     config.check_overflow = r->canary != 0;
     config.quarantine = r->quarantine;
     config.track_allocations = r->tracking;
+    config.thread_cache_blocks = decode_cache_blocks(extension >> 3);
+    if (config.thread_cache_blocks > CACHE_MAX_BLOCKS) {
+        /* Documented: create refuses more than 4096 (NULL, nothing else done). */
+        DefaultStrategyConfig refused = config;
+        refused.backend_allocate = backend_allocate;
+        refused.backend_free = backend_free;
+        refused.backend_context = &r->backend;
+        refused.error_handler = quiet_handler;
+        refused.error_handler_data = &r->log;
+        FUZZ_CHECK(create_default_strategy_with(&refused) == NULL);
+        FUZZ_CHECK(r->log.calls == 0 && r->backend.count == 0);
+        config.thread_cache_blocks = 2;
+    }
+    /* Documented: the cache is not used (nor the sizes rounded) with a
+     * debug option or the size histogram. */
+    bool cache_used = !r->histogram && r->canary == 0 && r->quarantine == 0 && !r->tracking;
+    r->cache_blocks = cache_used ? config.thread_cache_blocks : 0;
     r->s = make_strategy(&r->backend, &r->log, config);
     memset(&config, 0, sizeof config);
     r->other = make_strategy(&r->backend, &r->other_log, config);
