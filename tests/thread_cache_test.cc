@@ -1,7 +1,7 @@
-// The thread cache (config.thread_cache_blocks): freed blocks of 1 .. 2048
-// bytes stay with the freeing thread, up to the configured number per
-// 16-byte size class, and serve its next requests of the same class without
-// calling the backend.  The statistics stay exact, misuse of a cached block
+// The thread cache (config.thread_cache_blocks): freed blocks of 1 .. 2040
+// bytes stay with the freeing thread, up to the configured number per size
+// class (16 bytes wide: 1..8, 9..24, ..., 2025..2040), and serve its next
+// requests of the same class without calling the backend.  The statistics stay exact, misuse of a cached block
 // is still caught, and destroy gives every cached block back.
 //
 // The strategies here run over the RecordingBackend, which counts the
@@ -47,26 +47,26 @@ TEST(ThreadCache, AFreedBlockServesTheNextRequestOfItsClass) {
     ASSERT_NE(s, nullptr);
     void* p = Allocate(s.get(), 100);
     ASSERT_NE(p, nullptr);
-    // The backend is asked for the class's 112 bytes, plus the header.
-    EXPECT_EQ(backend.last_size(), 16u + 112u);
+    // The backend is asked for the class's 104 bytes (89 .. 104), plus the header.
+    EXPECT_EQ(backend.last_size(), 16u + 104u);
     std::memset(p, 0xab, 100);
     Free(s.get(), p);
     EXPECT_EQ(backend.free_calls(), 0u);
     EXPECT_TRUE(backend.IsLive(Raw(p)));
     EXPECT_EQ(get_current_usage(s.get()), 0u);
 
-    void* q = Allocate(s.get(), 112);  // the same class: 97 .. 112 bytes
+    void* q = Allocate(s.get(), 104);  // the same class
     EXPECT_EQ(q, p);
     EXPECT_EQ(backend.allocate_calls(), 1u);
-    std::memset(q, 0xcd, 112);
-    EXPECT_EQ(get_current_usage(s.get()), 112u);
-    EXPECT_EQ(get_total_allocated(s.get()), 212u);
+    std::memset(q, 0xcd, 104);
+    EXPECT_EQ(get_current_usage(s.get()), 104u);
+    EXPECT_EQ(get_total_allocated(s.get()), 204u);
     EXPECT_EQ(get_total_freed(s.get()), 100u);
-    EXPECT_EQ(get_peak_usage(s.get()), 112u);
+    EXPECT_EQ(get_peak_usage(s.get()), 104u);
     EXPECT_EQ(get_allocation_count(s.get()), 2u);
     EXPECT_EQ(get_deallocation_count(s.get()), 1u);
 
-    void* r = Allocate(s.get(), 113);  // the next class: the backend
+    void* r = Allocate(s.get(), 105);  // the next class: the backend
     ASSERT_NE(r, nullptr);
     EXPECT_NE(r, p);
     EXPECT_EQ(backend.allocate_calls(), 2u);
@@ -101,7 +101,7 @@ TEST(ThreadCache, KeepsAtMostTheConfiguredBlocksPerClass) {
     Strategy s = Create(&backend, &errors, 3);
     std::vector<void*> blocks;
     for (int i = 0; i < 10; i++) blocks.push_back(Allocate(s.get(), 64));
-    for (int i = 0; i < 10; i++) blocks.push_back(Allocate(s.get(), 65));  // another class
+    for (int i = 0; i < 10; i++) blocks.push_back(Allocate(s.get(), 80));  // another class (73 .. 88)
     for (void* p : blocks) Free(s.get(), p);
     EXPECT_EQ(backend.free_calls(), 14u);  // 7 of each class
     EXPECT_EQ(backend.live_count(), 6u);
@@ -113,7 +113,7 @@ TEST(ThreadCache, KeepsAtMostTheConfiguredBlocksPerClass) {
     ASSERT_EQ(cached.size(), 3u);
     // Requests of the class get the cached blocks first, then the backend's.
     std::vector<void*> again;
-    for (int i = 0; i < 5; i++) again.push_back(Allocate(s.get(), 80));
+    for (int i = 0; i < 5; i++) again.push_back(Allocate(s.get(), 75));
     for (int i = 0; i < 3; i++) EXPECT_EQ(cached.count(again[static_cast<size_t>(i)]), 1u) << i;
     EXPECT_EQ(backend.allocate_calls(), 22u);
     for (void* p : again) Free(s.get(), p);
@@ -128,21 +128,21 @@ TEST(ThreadCache, OnlySizesOfTheClassesAreCached) {
     ErrorRecorder errors;
     Strategy s = Create(&backend, &errors, 8);
     void* smallest = Allocate(s.get(), 1);
-    void* largest = Allocate(s.get(), 2048);
-    void* beyond = Allocate(s.get(), 2049);
-    EXPECT_EQ(backend.last_size(), 16u + 2049u);  // not rounded: never cached
+    void* largest = Allocate(s.get(), 2040);
+    void* beyond = Allocate(s.get(), 2041);
+    EXPECT_EQ(backend.last_size(), 16u + 2041u);  // not rounded: never cached
     Free(s.get(), smallest);
     Free(s.get(), largest);
     EXPECT_EQ(backend.free_calls(), 0u);
     Free(s.get(), beyond);
     EXPECT_EQ(backend.free_calls(), 1u);
-    EXPECT_EQ(Allocate(s.get(), 16), smallest);
-    EXPECT_EQ(Allocate(s.get(), 2033), largest);
+    EXPECT_EQ(Allocate(s.get(), 8), smallest);
+    EXPECT_EQ(Allocate(s.get(), 2025), largest);
     EXPECT_EQ(backend.allocate_calls(), 3u);
     Free(s.get(), smallest);
     Free(s.get(), largest);
     EXPECT_EQ(get_current_usage(s.get()), 0u);
-    EXPECT_EQ(get_total_allocated(s.get()), 1u + 2048u + 2049u + 16u + 2033u);
+    EXPECT_EQ(get_total_allocated(s.get()), 1u + 2040u + 2041u + 8u + 2025u);
     EXPECT_EQ(errors.size(), 0u);
 }
 
@@ -208,7 +208,7 @@ TEST(ThreadCache, ZeroedAndResizedBlocksAreRoundedAndCached) {
     Strategy s = Create(&backend, &errors, 4);
     auto* z = static_cast<unsigned char*>(s->base.allocate_zeroed(&s->base, 10, 10));
     ASSERT_NE(z, nullptr);
-    EXPECT_EQ(backend.last_size(), 16u + 112u);
+    EXPECT_EQ(backend.last_size(), 16u + 104u);
     for (int i = 0; i < 100; i++) ASSERT_EQ(z[i], 0) << i;
     Free(s.get(), z);
     EXPECT_EQ(Allocate(s.get(), 100), z);
@@ -218,7 +218,7 @@ TEST(ThreadCache, ZeroedAndResizedBlocksAreRoundedAndCached) {
     std::memset(z, 0x5a, 100);
     auto* moved = static_cast<unsigned char*>(s->base.reallocate(&s->base, z, 1000));
     ASSERT_NE(moved, nullptr);
-    EXPECT_EQ(backend.last_size(), 16u + 1008u);
+    EXPECT_EQ(backend.last_size(), 16u + 1000u);  // class 985 .. 1000
     for (int i = 0; i < 100; i++) ASSERT_EQ(moved[i], 0x5a) << i;
     Free(s.get(), moved);
     EXPECT_EQ(Allocate(s.get(), 993), moved);
@@ -306,7 +306,7 @@ TEST(ThreadCache, MoreThan4096BlocksPerClassIsRefusedAtCreate) {
     void* p = Allocate(s.get(), 24);  // over malloc
     ASSERT_NE(p, nullptr);
     Free(s.get(), p);
-    EXPECT_EQ(Allocate(s.get(), 32), p);
+    EXPECT_EQ(Allocate(s.get(), 9), p);  // the same class, 9 .. 24
     Free(s.get(), p);
     EXPECT_EQ(get_current_usage(s.get()), 0u);
 }
