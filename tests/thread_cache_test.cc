@@ -311,6 +311,29 @@ TEST(ThreadCache, MoreThan4096BlocksPerClassIsRefusedAtCreate) {
     EXPECT_EQ(get_current_usage(s.get()), 0u);
 }
 
+#if defined(MS_TEST_ASAN)
+// Under AddressSanitizer a cached block's memory is poisoned, so a use after
+// free is still reported although the block never went back to malloc; and a
+// block handed out again for a smaller size of its class keeps the rest of
+// its room poisoned.
+TEST(ThreadCacheDeathTest, CachedMemoryIsPoisonedUnderAsan) {
+    DefaultStrategyConfig config{};
+    config.thread_cache_blocks = 4;
+    Strategy s(create_default_strategy_with(&config));
+    ASSERT_NE(s, nullptr);
+    auto* p = static_cast<volatile unsigned char*>(Allocate(s.get(), 72));  // class 57 .. 72
+    ASSERT_NE(p, nullptr);
+    p[71] = 1;
+    Free(s.get(), const_cast<unsigned char*>(p));
+    EXPECT_DEATH(p[40] = 2, "AddressSanitizer: use-after-poison");
+    auto* q = static_cast<volatile unsigned char*>(Allocate(s.get(), 57));
+    ASSERT_EQ(q, p);
+    q[56] = 3;  // its own bytes are addressable
+    EXPECT_DEATH(q[64] = 4, "AddressSanitizer: use-after-poison");
+    Free(s.get(), const_cast<unsigned char*>(q));
+}
+#endif
+
 // Blocks handed from thread to thread land in the freeing thread's cache;
 // threads exit with full caches.  The figures stay exact, and destroy gives
 // back every block the exited threads' caches held.
