@@ -24,7 +24,8 @@
 #define BENCH_MEMORY_MAX_ROWS 16
 
 typedef struct bench_metadata_row {
-    const char* backend;        /* "malloc", "jemalloc", "mimalloc" */
+    const char* backend;        /* "malloc", "jemalloc", "mimalloc", each also "+cache" */
+    bool thread_cache;          /* measured with config.thread_cache_blocks = 8 */
     double requested_per_block; /* average over sizes 8..2000 */
     double usable_per_block;    /* average over sizes 8..2000 */
     double requested_32;

@@ -589,10 +589,10 @@ static void print_memory_text(const bench_memory_report* m, output_format format
     printf(md ? "\n#### Metadata per block\n\n| backend | requested +bytes (8..2000 avg) | usable +bytes "
                 "(8..2000 avg) | requested +bytes (32) | usable +bytes (32) |\n|---|---:|---:|---:|---:|\n"
               : "\nmetadata per block (strategy block vs raw block of the same backend)\n"
-                "backend    requested+ avg  usable+ avg  requested+ @32  usable+ @32\n");
+                "backend        requested+ avg  usable+ avg  requested+ @32  usable+ @32\n");
     for (size_t i = 0; i < m->metadata_count; i++) {
         const bench_metadata_row* row = &m->metadata[i];
-        printf(md ? "| %s | %.2f | %.2f | %.0f | %.0f |\n" : "%-10s %14.2f %12.2f %15.0f %12.0f\n",
+        printf(md ? "| %s | %.2f | %.2f | %.0f | %.0f |\n" : "%-14s %14.2f %12.2f %15.0f %12.0f\n",
                row->backend, row->requested_per_block, row->usable_per_block, row->requested_32,
                row->usable_32);
     }

@@ -318,28 +318,29 @@ static bool atomic_finish(void* context, const bench_run_totals* totals, char* m
      .free = FREE,                                                       \
      .read_figures = read_nothing}
 
+/* The strategy with the given setup: its figures are checked at the end
+ * and read by the readers' extra thread. */
+#define BENCH_STRATEGY_VARIANT(NAME, REFERENCE, DESCRIPTION, SETUP) \
+    {.name = NAME,                                                  \
+     .reference = REFERENCE,                                        \
+     .description = DESCRIPTION,                                    \
+     .setup = SETUP,                                                \
+     .finish = strategy_finish,                                     \
+     BENCH_THREAD_MAINS(strategy),                                  \
+     .alloc = strategy_alloc,                                       \
+     .free = strategy_free,                                         \
+     .read_figures = strategy_read}
+
 const bench_variant bench_variants[] = {
     BENCH_PLAIN_VARIANT("malloc", NULL,
                         "raw glibc malloc/free",
                         malloc, raw_malloc_alloc, raw_malloc_free),
-    {.name = "strategy",
-     .reference = "malloc",
-     .description = "//:default_strategy over malloc, through its vtable",
-     .setup = strategy_setup,
-     .finish = strategy_finish,
-     BENCH_THREAD_MAINS(strategy),
-     .alloc = strategy_alloc,
-     .free = strategy_free,
-     .read_figures = strategy_read},
-    {.name = "strategy+cache",
-     .reference = "malloc",
-     .description = "//:default_strategy over malloc with thread_cache_blocks = 8",
-     .setup = strategy_cache_setup,
-     .finish = strategy_finish,
-     BENCH_THREAD_MAINS(strategy),
-     .alloc = strategy_alloc,
-     .free = strategy_free,
-     .read_figures = strategy_read},
+    BENCH_STRATEGY_VARIANT("strategy", "malloc",
+                           "//:default_strategy over malloc, through its vtable",
+                           strategy_setup),
+    BENCH_STRATEGY_VARIANT("strategy+cache", "malloc",
+                           "//:default_strategy over malloc with thread_cache_blocks = 8",
+                           strategy_cache_setup),
     BENCH_PLAIN_VARIANT("baseline-header", "malloc",
                         "BASELINE (bench only): 16-byte size header, no counters",
                         header, baseline_header_alloc, baseline_header_free),
@@ -368,30 +369,18 @@ const bench_variant bench_variants[] = {
     BENCH_PLAIN_VARIANT("baseline-header/jemalloc", "jemalloc",
                         "BASELINE (bench only): 16-byte size header over jemalloc, no counters",
                         header_je, header_je_alloc, header_je_free),
-    {.name = "strategy/jemalloc",
-     .reference = "jemalloc",
-     .description = "//:default_strategy with jemalloc as its backend",
-     .setup = strategy_je_setup,
-     .finish = strategy_finish,
-     BENCH_THREAD_MAINS(strategy),
-     .alloc = strategy_alloc,
-     .free = strategy_free,
-     .read_figures = strategy_read},
+    BENCH_STRATEGY_VARIANT("strategy/jemalloc", "jemalloc",
+                           "//:default_strategy with jemalloc as its backend",
+                           strategy_je_setup),
     BENCH_PLAIN_VARIANT("mimalloc", NULL,
                         "raw mimalloc 2.0 mi_malloc/mi_free",
                         mimalloc, peer_mi_alloc, peer_mi_free),
     BENCH_PLAIN_VARIANT("baseline-header/mimalloc", "mimalloc",
                         "BASELINE (bench only): 16-byte size header over mimalloc, no counters",
                         header_mi, header_mi_alloc, header_mi_free),
-    {.name = "strategy/mimalloc",
-     .reference = "mimalloc",
-     .description = "//:default_strategy with mimalloc as its backend",
-     .setup = strategy_mi_setup,
-     .finish = strategy_finish,
-     BENCH_THREAD_MAINS(strategy),
-     .alloc = strategy_alloc,
-     .free = strategy_free,
-     .read_figures = strategy_read},
+    BENCH_STRATEGY_VARIANT("strategy/mimalloc", "mimalloc",
+                           "//:default_strategy with mimalloc as its backend",
+                           strategy_mi_setup),
 #endif
 };
 

@@ -141,22 +141,29 @@ typedef struct DefaultStrategyConfig {
      * the class), so it costs nothing when off. */
     bool size_histogram;
     /* thread_cache_blocks: 0 (no cache), or how many freed blocks of each
-     * size class (16-byte classes up to 2048 bytes, so 128 classes) each
-     * thread may keep for its own next allocations instead of giving them
-     * back to the backend; at most 4096.  The backend is then asked for
-     * a block of up to 2048 bytes rounded up to a multiple of 16 (plus the
-     * header), so a cached block serves any request of its class.  An allocation
-     * served from the cache does not call the backend, which makes the
-     * strategy cheaper than the backend alone (docs/PERFORMANCE.md).
-     * Statistics count a cached block as freed, and its header stays
-     * marked freed, so a second free of it is STRATEGY_ERROR_DOUBLE_FREE;
-     * under AddressSanitizer its memory is poisoned.  A thread's cache stays
-     * with its thread index when the thread exits (the next thread to take
-     * the index uses it); destroy gives every cached block back.  So each
-     * thread that used the strategy holds back up to about
-     * thread_cache_blocks * 129 KiB from the backend (all 128 classes
-     * full).  Not used with a debug option (quarantine, check_overflow,
-     * track_allocations), a parent, or size_histogram. */
+     * size class each thread may keep for its own next allocations instead
+     * of giving them back to the backend; at most 4096.  Blocks of 1 to
+     * 2040 bytes are cached, in 128 classes 16 bytes wide (1-8, 9-24, ...,
+     * 2025-2040 bytes): the backend is asked for every block of class c as
+     * 16c-8 bytes (plus the 16-byte header), so a freed block serves any
+     * request of its class.  That costs glibc's malloc no memory (it hands
+     * out the same chunks for these requests); other backends may round
+     * up by a size class of their own.  Only the vtable's allocate and
+     * deallocate use the cache (and their full path, taken after a peak
+     * reset, the same way); zeroed, resized and aligned blocks come from
+     * the backend, and a block freed by reallocate or by a direct
+     * default_deallocate call goes back to it.  An allocation served from
+     * the cache does not call the backend, which makes the strategy
+     * cheaper than the backend alone where threads free what they allocate
+     * (docs/PERFORMANCE.md).  Statistics count a cached block as freed,
+     * and its header stays marked freed, so a second free of it is
+     * STRATEGY_ERROR_DOUBLE_FREE; under AddressSanitizer its memory is
+     * poisoned.  A thread's cache stays with its thread index when the
+     * thread exits (the next thread to take the index uses it); destroy
+     * gives every cached block back.  So each thread that used the strategy
+     * holds back up to about thread_cache_blocks * 130 KiB from the backend
+     * (all 128 classes full).  Not used with a debug option (quarantine,
+     * check_overflow, track_allocations), a parent, or size_histogram. */
     size_t thread_cache_blocks;
 } DefaultStrategyConfig;
 

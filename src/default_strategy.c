@@ -97,7 +97,7 @@ static void parent_free(void* context, void* ptr) {
 
 /* ---- the thread cache (config.thread_cache_blocks) ----------------------- */
 
-/* A cached block's memory after its header (`bytes`, at least 16, of which
+/* A cached block's memory after its header (`bytes`, at least 8, of which
  * the first word links the list) is off limits under ASan while cached, so
  * a use after free of a cached block is still reported. */
 static MS_ALWAYS_INLINE void cache_poison(void* block, size_t bytes) {
@@ -122,19 +122,19 @@ static MS_ALWAYS_INLINE void cache_push(ms_thread_cache* cache, ms_block_header*
     void* block = header + 1;
     cache_unpoison(block, sizeof(void*)); /* the link: past the size of a block popped for fewer bytes */
     memcpy(block, &cache->head[c], sizeof(void*));
-    cache_poison(block, 16u * c);
+    cache_poison(block, MS_CACHE_ROOM(c));
     cache->head[c] = header;
     cache->count[c]++;
 }
 
 /* Takes the first block of class c (not empty) for a request of `size`
- * (16c-15 .. 16c) bytes: only those stay addressable under ASan. */
+ * (16c-23 .. 16c-8) bytes: only those stay addressable under ASan. */
 static MS_ALWAYS_INLINE ms_block_header* cache_pop(ms_thread_cache* cache, size_t c, size_t size) {
     ms_block_header* header = cache->head[c];
     void* block = header + 1;
     cache_unpoison(block, sizeof(void*));
     memcpy(&cache->head[c], block, sizeof(void*));
-    cache_poison(block, 16u * c);
+    cache_poison(block, MS_CACHE_ROOM(c));
     cache_unpoison(block, size);
     cache->count[c]--;
     return header;
@@ -147,7 +147,7 @@ static MS_ALWAYS_INLINE ms_block_header* cache_pop(ms_thread_cache* cache, size_
  * for the cache) gives it back to the backend. */
 static MS_NOINLINE void cache_keep_or_release(ms_default* s, void** cell, ms_block_header* header, uint64_t size) {
     if (size <= MS_CACHE_MAX_SIZE && cell != NULL) {
-        size_t c = (size_t)(size + 15u) >> 4; /* its backend block holds 16c bytes */
+        size_t c = (size_t)MS_CACHE_CLASS(size); /* its backend block has the class's room */
         ms_thread_cache* cache = *cell;
         if (cache == NULL) {
             cache = calloc(1, sizeof *cache);
@@ -268,7 +268,7 @@ static MS_ALWAYS_INLINE uint64_t kind_tweak(ms_kind kind) {
  * peak reset), so the thread's cache is looked up now. */
 static MS_NOINLINE void* allocate_from_backend(ms_default* s, size_t size, bool look_up) {
     if (look_up) {
-        size_t c = (size + 15u) >> 4;
+        size_t c = MS_CACHE_CLASS(size);
         void** cell = ms_stats_owner_cell_slow(&s->stats);
         ms_thread_cache* cache = cell == NULL ? NULL : *cell;
         if (cache != NULL && cache->head[c] != NULL) {
@@ -285,7 +285,7 @@ static void cache_drain(void* value, void* context) {
     ms_thread_cache* cache = value;
     ms_default* s = context;
     for (size_t c = 1; c < MS_CACHE_CLASSES; c++) {
-        while (cache->head[c] != NULL) ms_backend_release(s, cache_pop(cache, c, 16u * c));
+        while (cache->head[c] != NULL) ms_backend_release(s, cache_pop(cache, c, MS_CACHE_ROOM(c)));
     }
     free(cache);
 }
@@ -312,7 +312,7 @@ static MS_ALWAYS_INLINE void* allocate_hot(MemoryStrategy* base, size_t size, ms
                                                             : &s->cache_gate);
     if (MS_UNLIKELY(size - 1 >= gate)) return allocate_slow(s, size, __builtin_return_address(0));
     if (kind == MS_KIND_CACHE) {
-        size_t c = (size + 15u) >> 4;
+        size_t c = MS_CACHE_CLASS(size);
         if (MS_UNLIKELY(c >= MS_CACHE_CLASSES)) return allocate_from_backend(s, size, false);
         /* The owner cell is this thread's only while its slot is cached. */
         if (MS_UNLIKELY(!ms_stats_slot_cached(&s->stats))) return allocate_from_backend(s, size, true);
@@ -367,7 +367,7 @@ static MS_ALWAYS_INLINE void deallocate_hot(MemoryStrategy* base, void* ptr, ms_
     } else if (kind == MS_KIND_BACKEND) {
         s->backend_free(s->backend_context, header);
     } else {
-        size_t c = (size_t)(size + 15u) >> 4;
+        size_t c = (size_t)MS_CACHE_CLASS(size);
         ms_thread_cache* cache = *ms_stats_owner_cell();
         if (MS_LIKELY(size <= MS_CACHE_MAX_SIZE && cache != NULL && cache->count[c] < s->cache_blocks)) {
             cache_push(cache, header, c);

@@ -87,11 +87,19 @@ typedef struct ms_block_header {
  * or without MS_FREED_FLIP. */
 #define MS_CACHE_TWEAK UINT64_C(0x3d5e87a1)
 /* The thread cache's size classes: class c (1 .. MS_CACHE_CLASSES-1)
- * holds freed plain blocks of 16c-15 .. 16c bytes, whose backend blocks the
- * strategy requested for 16c bytes (ms_plain_request), and serves requests
- * of the same sizes; blocks of up to MS_CACHE_MAX_SIZE bytes are cached. */
+ * holds freed plain blocks of 16c-23 .. 16c-8 bytes, whose backend blocks
+ * the strategy requested for 16c-8 bytes (16c+8 with the header:
+ * ms_plain_request), and serves requests of the same sizes; blocks of up to
+ * MS_CACHE_MAX_SIZE bytes are cached.  Backend blocks of 16c+8 bytes are
+ * what glibc's malloc hands out for any request of 16c-7 .. 16c+8 bytes
+ * (chunks of 16c+16 bytes), so the rounding costs no memory there. */
 #define MS_CACHE_CLASSES 129u
-#define MS_CACHE_MAX_SIZE (16u * (MS_CACHE_CLASSES - 1u))
+#define MS_CACHE_MAX_SIZE (16u * (MS_CACHE_CLASSES - 1u) - 8u)
+/* The class of a block of `size` (1 .. MS_CACHE_MAX_SIZE) bytes. */
+#define MS_CACHE_CLASS(size) (((size) + 23u) >> 4)
+/* The room of a block of class c: what the backend is asked for beyond the
+ * header. */
+#define MS_CACHE_ROOM(c) (16u * (c) - 8u)
 /* The most blocks per class config.thread_cache_blocks may ask for. */
 #define MS_CACHE_MAX_BLOCKS 4096u
 /* Bytes of the trailing canary (check_overflow). */
@@ -115,7 +123,7 @@ typedef struct ms_tracking ms_tracking;
  * inherits it through the registry's release/acquire), and destroy, which
  * runs alone, gives its blocks back to the backend.  head[c] is a list of
  * backend blocks (their header first) linked through the first word after
- * the header; each block's header keeps its freed check, so a second free
+ * the header (every class has room for it); each block's header keeps its freed check, so a second free
  * of a cached block is STRATEGY_ERROR_DOUBLE_FREE. */
 typedef struct ms_thread_cache {
     uint16_t count[MS_CACHE_CLASSES]; /* blocks in head[c], at most cache_blocks */
@@ -287,10 +295,10 @@ static inline StrategyError ms_find_block(const ms_default* s, void* ptr, ms_blo
 
 /* What the backend is asked for to hold a plain block of `size` bytes: the
  * header, the block and the canary; with a thread cache a block of a cached
- * size gets the room of its whole size class (a multiple of 16), so once
- * freed it can serve any request of that class. */
+ * size gets the room of its whole size class, so once freed it can serve any
+ * request of that class. */
 static inline size_t ms_plain_request(const ms_default* s, size_t size) {
-    if (s->cache_blocks != 0 && size <= MS_CACHE_MAX_SIZE) size = (size + 15u) & ~(size_t)15u;
+    if (s->cache_blocks != 0 && size <= MS_CACHE_MAX_SIZE) size = MS_CACHE_ROOM(MS_CACHE_CLASS(size));
     return size + sizeof(ms_block_header) + s->canary_bytes;
 }
 

@@ -1,7 +1,7 @@
-// The thread cache (config.thread_cache_blocks): freed blocks of 1 .. 2048
-// bytes stay with the freeing thread, up to the configured number per
-// 16-byte size class, and serve its next requests of the same class without
-// calling the backend.  The statistics stay exact, misuse of a cached block
+// The thread cache (config.thread_cache_blocks): freed blocks of 1 .. 2040
+// bytes stay with the freeing thread, up to the configured number per size
+// class (16 bytes wide: 1..8, 9..24, ..., 2025..2040), and serve its next
+// requests of the same class without calling the backend.  The statistics stay exact, misuse of a cached block
 // is still caught, and destroy gives every cached block back.
 //
 // The strategies here run over the RecordingBackend, which counts the
@@ -28,11 +28,19 @@ struct Destroy {
 };
 using Strategy = std::unique_ptr<DefaultStrategy, Destroy>;
 
-Strategy Create(RecordingBackend* backend, ErrorRecorder* errors, size_t blocks) {
-    DefaultStrategyConfig config = backend->Config(&ErrorRecorder::Handle, errors);
-    config.thread_cache_blocks = blocks;
-    return Strategy(create_default_strategy_with(&config));
-}
+// A recording backend and error recorder for the strategies of one test.
+class ThreadCacheTest : public ::testing::Test {
+  protected:
+    // A strategy over backend_ reporting to errors_, with `blocks` per class.
+    Strategy Create(size_t blocks) {
+        DefaultStrategyConfig config = backend_.Config(&ErrorRecorder::Handle, &errors_);
+        config.thread_cache_blocks = blocks;
+        return Strategy(create_default_strategy_with(&config));
+    }
+
+    RecordingBackend backend_;
+    ErrorRecorder errors_;
+};
 
 void* Allocate(DefaultStrategy* s, size_t size) { return s->base.allocate(&s->base, size); }
 void Free(DefaultStrategy* s, void* p) { s->base.deallocate(&s->base, p); }
@@ -40,138 +48,126 @@ void Free(DefaultStrategy* s, void* p) { s->base.deallocate(&s->base, p); }
 // The backend's block of a block of the strategy: its header comes first.
 const void* Raw(const void* block) { return static_cast<const unsigned char*>(block) - 16; }
 
-TEST(ThreadCache, AFreedBlockServesTheNextRequestOfItsClass) {
-    RecordingBackend backend;
-    ErrorRecorder errors;
-    Strategy s = Create(&backend, &errors, 4);
+TEST_F(ThreadCacheTest, AFreedBlockServesTheNextRequestOfItsClass) {
+    Strategy s = Create(4);
     ASSERT_NE(s, nullptr);
     void* p = Allocate(s.get(), 100);
     ASSERT_NE(p, nullptr);
-    // The backend is asked for the class's 112 bytes, plus the header.
-    EXPECT_EQ(backend.last_size(), 16u + 112u);
+    // The backend_ is asked for the class's 104 bytes (89 .. 104), plus the header.
+    EXPECT_EQ(backend_.last_size(), 16u + 104u);
     std::memset(p, 0xab, 100);
     Free(s.get(), p);
-    EXPECT_EQ(backend.free_calls(), 0u);
-    EXPECT_TRUE(backend.IsLive(Raw(p)));
+    EXPECT_EQ(backend_.free_calls(), 0u);
+    EXPECT_TRUE(backend_.IsLive(Raw(p)));
     EXPECT_EQ(get_current_usage(s.get()), 0u);
 
-    void* q = Allocate(s.get(), 112);  // the same class: 97 .. 112 bytes
+    void* q = Allocate(s.get(), 104);  // the same class
     EXPECT_EQ(q, p);
-    EXPECT_EQ(backend.allocate_calls(), 1u);
-    std::memset(q, 0xcd, 112);
-    EXPECT_EQ(get_current_usage(s.get()), 112u);
-    EXPECT_EQ(get_total_allocated(s.get()), 212u);
+    EXPECT_EQ(backend_.allocate_calls(), 1u);
+    std::memset(q, 0xcd, 104);
+    EXPECT_EQ(get_current_usage(s.get()), 104u);
+    EXPECT_EQ(get_total_allocated(s.get()), 204u);
     EXPECT_EQ(get_total_freed(s.get()), 100u);
-    EXPECT_EQ(get_peak_usage(s.get()), 112u);
+    EXPECT_EQ(get_peak_usage(s.get()), 104u);
     EXPECT_EQ(get_allocation_count(s.get()), 2u);
     EXPECT_EQ(get_deallocation_count(s.get()), 1u);
 
-    void* r = Allocate(s.get(), 113);  // the next class: the backend
+    void* r = Allocate(s.get(), 105);  // the next class: the backend_
     ASSERT_NE(r, nullptr);
     EXPECT_NE(r, p);
-    EXPECT_EQ(backend.allocate_calls(), 2u);
+    EXPECT_EQ(backend_.allocate_calls(), 2u);
     Free(s.get(), q);
     Free(s.get(), r);
-    EXPECT_EQ(errors.size(), 0u);
+    EXPECT_EQ(errors_.size(), 0u);
     EXPECT_TRUE(default_validate(&s->base));
 }
 
 // A peak reset makes each thread's next operation take the full accounting
 // path; that path uses the cache the same way.
-TEST(ThreadCache, APeakResetDoesNotBypassTheCache) {
-    RecordingBackend backend;
-    ErrorRecorder errors;
-    Strategy s = Create(&backend, &errors, 4);
+TEST_F(ThreadCacheTest, APeakResetDoesNotBypassTheCache) {
+    Strategy s = Create(4);
     void* p = Allocate(s.get(), 64);
     reset_peak_usage(s.get());
     Free(s.get(), p);
-    EXPECT_EQ(backend.free_calls(), 0u);
+    EXPECT_EQ(backend_.free_calls(), 0u);
     reset_peak_usage(s.get());
     EXPECT_EQ(Allocate(s.get(), 64), p);
-    EXPECT_EQ(backend.allocate_calls(), 1u);
+    EXPECT_EQ(backend_.allocate_calls(), 1u);
     EXPECT_EQ(get_peak_usage(s.get()), 64u);
     Free(s.get(), p);
     EXPECT_EQ(get_current_usage(s.get()), 0u);
-    EXPECT_EQ(errors.size(), 0u);
+    EXPECT_EQ(errors_.size(), 0u);
 }
 
-TEST(ThreadCache, KeepsAtMostTheConfiguredBlocksPerClass) {
-    RecordingBackend backend;
-    ErrorRecorder errors;
-    Strategy s = Create(&backend, &errors, 3);
+TEST_F(ThreadCacheTest, KeepsAtMostTheConfiguredBlocksPerClass) {
+    Strategy s = Create(3);
     std::vector<void*> blocks;
     for (int i = 0; i < 10; i++) blocks.push_back(Allocate(s.get(), 64));
-    for (int i = 0; i < 10; i++) blocks.push_back(Allocate(s.get(), 65));  // another class
+    for (int i = 0; i < 10; i++) blocks.push_back(Allocate(s.get(), 80));  // another class (73 .. 88)
     for (void* p : blocks) Free(s.get(), p);
-    EXPECT_EQ(backend.free_calls(), 14u);  // 7 of each class
-    EXPECT_EQ(backend.live_count(), 6u);
+    EXPECT_EQ(backend_.free_calls(), 14u);  // 7 of each class
+    EXPECT_EQ(backend_.live_count(), 6u);
 
     std::set<void*> cached;
     for (size_t i = 10; i < 20; i++) {
-        if (backend.IsLive(Raw(blocks[i]))) cached.insert(blocks[i]);
+        if (backend_.IsLive(Raw(blocks[i]))) cached.insert(blocks[i]);
     }
     ASSERT_EQ(cached.size(), 3u);
-    // Requests of the class get the cached blocks first, then the backend's.
+    // Requests of the class get the cached blocks first, then the backend_'s.
     std::vector<void*> again;
-    for (int i = 0; i < 5; i++) again.push_back(Allocate(s.get(), 80));
+    for (int i = 0; i < 5; i++) again.push_back(Allocate(s.get(), 75));
     for (int i = 0; i < 3; i++) EXPECT_EQ(cached.count(again[static_cast<size_t>(i)]), 1u) << i;
-    EXPECT_EQ(backend.allocate_calls(), 22u);
+    EXPECT_EQ(backend_.allocate_calls(), 22u);
     for (void* p : again) Free(s.get(), p);
     EXPECT_EQ(get_current_usage(s.get()), 0u);
     EXPECT_EQ(get_allocation_count(s.get()), 25u);
     EXPECT_EQ(get_deallocation_count(s.get()), 25u);
-    EXPECT_EQ(errors.size(), 0u);
+    EXPECT_EQ(errors_.size(), 0u);
 }
 
-TEST(ThreadCache, OnlySizesOfTheClassesAreCached) {
-    RecordingBackend backend;
-    ErrorRecorder errors;
-    Strategy s = Create(&backend, &errors, 8);
+TEST_F(ThreadCacheTest, OnlySizesOfTheClassesAreCached) {
+    Strategy s = Create(8);
     void* smallest = Allocate(s.get(), 1);
-    void* largest = Allocate(s.get(), 2048);
-    void* beyond = Allocate(s.get(), 2049);
-    EXPECT_EQ(backend.last_size(), 16u + 2049u);  // not rounded: never cached
+    void* largest = Allocate(s.get(), 2040);
+    void* beyond = Allocate(s.get(), 2041);
+    EXPECT_EQ(backend_.last_size(), 16u + 2041u);  // not rounded: never cached
     Free(s.get(), smallest);
     Free(s.get(), largest);
-    EXPECT_EQ(backend.free_calls(), 0u);
+    EXPECT_EQ(backend_.free_calls(), 0u);
     Free(s.get(), beyond);
-    EXPECT_EQ(backend.free_calls(), 1u);
-    EXPECT_EQ(Allocate(s.get(), 16), smallest);
-    EXPECT_EQ(Allocate(s.get(), 2033), largest);
-    EXPECT_EQ(backend.allocate_calls(), 3u);
+    EXPECT_EQ(backend_.free_calls(), 1u);
+    EXPECT_EQ(Allocate(s.get(), 8), smallest);
+    EXPECT_EQ(Allocate(s.get(), 2025), largest);
+    EXPECT_EQ(backend_.allocate_calls(), 3u);
     Free(s.get(), smallest);
     Free(s.get(), largest);
     EXPECT_EQ(get_current_usage(s.get()), 0u);
-    EXPECT_EQ(get_total_allocated(s.get()), 1u + 2048u + 2049u + 16u + 2033u);
-    EXPECT_EQ(errors.size(), 0u);
+    EXPECT_EQ(get_total_allocated(s.get()), 1u + 2040u + 2041u + 8u + 2025u);
+    EXPECT_EQ(errors_.size(), 0u);
 }
 
-TEST(ThreadCache, DestroyGivesEveryCachedBlockBack) {
-    RecordingBackend backend;
-    ErrorRecorder errors;
+TEST_F(ThreadCacheTest, DestroyGivesEveryCachedBlockBack) {
     {
-        Strategy s = Create(&backend, &errors, 16);
+        Strategy s = Create(16);
         std::vector<void*> blocks;
         for (size_t size = 1; size <= 2100; size += 7) blocks.push_back(Allocate(s.get(), size));
         for (void* p : blocks) Free(s.get(), p);
-        EXPECT_GT(backend.live_count(), 250u);
+        EXPECT_GT(backend_.live_count(), 250u);
         EXPECT_EQ(get_live_blocks(s.get()), 0u);
     }
-    EXPECT_EQ(backend.live_count(), 0u);
-    EXPECT_EQ(backend.bad_frees(), 0u);
-    EXPECT_EQ(errors.size(), 0u);  // no leak report: cached blocks are freed ones
+    EXPECT_EQ(backend_.live_count(), 0u);
+    EXPECT_EQ(backend_.bad_frees(), 0u);
+    EXPECT_EQ(errors_.size(), 0u);  // no leak report: cached blocks are freed ones
 }
 
-TEST(ThreadCache, ASecondFreeOfACachedBlockIsADoubleFree) {
-    RecordingBackend backend;
-    ErrorRecorder errors;
-    Strategy s = Create(&backend, &errors, 4);
+TEST_F(ThreadCacheTest, ASecondFreeOfACachedBlockIsADoubleFree) {
+    Strategy s = Create(4);
     void* p = Allocate(s.get(), 48);
     Free(s.get(), p);
     Free(s.get(), p);
-    ASSERT_EQ(errors.size(), 1u);
-    EXPECT_EQ(errors.entries()[0].info.error, STRATEGY_ERROR_DOUBLE_FREE);
-    EXPECT_EQ(errors.entries()[0].info.pointer, p);
+    ASSERT_EQ(errors_.size(), 1u);
+    EXPECT_EQ(errors_.entries()[0].info.error, STRATEGY_ERROR_DOUBLE_FREE);
+    EXPECT_EQ(errors_.entries()[0].info.pointer, p);
     EXPECT_EQ(get_deallocation_count(s.get()), 1u);
     EXPECT_EQ(get_total_freed(s.get()), 48u);
     // The cache holds the block once: it is handed out once.
@@ -184,15 +180,13 @@ TEST(ThreadCache, ASecondFreeOfACachedBlockIsADoubleFree) {
     EXPECT_EQ(get_error_count(s.get(), STRATEGY_ERROR_DOUBLE_FREE), 1u);
 }
 
-TEST(ThreadCache, ABlockOfAnotherStrategyIsRefused) {
-    RecordingBackend backend;
-    ErrorRecorder errors;
-    Strategy a = Create(&backend, &errors, 4);
-    Strategy b = Create(&backend, &errors, 4);
+TEST_F(ThreadCacheTest, ABlockOfAnotherStrategyIsRefused) {
+    Strategy a = Create(4);
+    Strategy b = Create(4);
     void* p = Allocate(a.get(), 32);
     Free(b.get(), p);
-    ASSERT_EQ(errors.size(), 1u);
-    EXPECT_EQ(errors.entries()[0].info.error, STRATEGY_ERROR_WRONG_STRATEGY);
+    ASSERT_EQ(errors_.size(), 1u);
+    EXPECT_EQ(errors_.entries()[0].info.error, STRATEGY_ERROR_WRONG_STRATEGY);
     EXPECT_EQ(get_current_usage(a.get()), 32u);
     EXPECT_EQ(get_total_freed(b.get()), 0u);
     // b's cache did not take it: b's next block of the class is a new one.
@@ -202,52 +196,46 @@ TEST(ThreadCache, ABlockOfAnotherStrategyIsRefused) {
     Free(b.get(), q);
 }
 
-TEST(ThreadCache, ZeroedAndResizedBlocksAreRoundedAndCached) {
-    RecordingBackend backend;
-    ErrorRecorder errors;
-    Strategy s = Create(&backend, &errors, 4);
+TEST_F(ThreadCacheTest, ZeroedAndResizedBlocksAreRoundedAndCached) {
+    Strategy s = Create(4);
     auto* z = static_cast<unsigned char*>(s->base.allocate_zeroed(&s->base, 10, 10));
     ASSERT_NE(z, nullptr);
-    EXPECT_EQ(backend.last_size(), 16u + 112u);
+    EXPECT_EQ(backend_.last_size(), 16u + 104u);
     for (int i = 0; i < 100; i++) ASSERT_EQ(z[i], 0) << i;
     Free(s.get(), z);
     EXPECT_EQ(Allocate(s.get(), 100), z);
 
-    // Over a backend other than malloc a resize moves the block; the new one
+    // Over a backend_ other than malloc a resize moves the block; the new one
     // is requested rounded too, and the old one goes back.
     std::memset(z, 0x5a, 100);
     auto* moved = static_cast<unsigned char*>(s->base.reallocate(&s->base, z, 1000));
     ASSERT_NE(moved, nullptr);
-    EXPECT_EQ(backend.last_size(), 16u + 1008u);
+    EXPECT_EQ(backend_.last_size(), 16u + 1000u);  // class 985 .. 1000
     for (int i = 0; i < 100; i++) ASSERT_EQ(moved[i], 0x5a) << i;
     Free(s.get(), moved);
     EXPECT_EQ(Allocate(s.get(), 993), moved);
     Free(s.get(), moved);
     EXPECT_EQ(get_current_usage(s.get()), 0u);
-    EXPECT_EQ(errors.size(), 0u);
+    EXPECT_EQ(errors_.size(), 0u);
 }
 
-TEST(ThreadCache, DirectCallsOfTheMallocPathWork) {
-    RecordingBackend backend;
-    ErrorRecorder errors;
-    Strategy s = Create(&backend, &errors, 4);
+TEST_F(ThreadCacheTest, DirectCallsOfTheMallocPathWork) {
+    Strategy s = Create(4);
     void* p = default_allocate(&s->base, 40);  // the out-of-line path
     ASSERT_NE(p, nullptr);
-    EXPECT_TRUE(backend.IsLive(Raw(p)));
+    EXPECT_TRUE(backend_.IsLive(Raw(p)));
     Free(s.get(), p);  // the cache kind's hot path takes it
     EXPECT_EQ(Allocate(s.get(), 40), p);
-    default_deallocate(&s->base, p);  // the out-of-line path: to the backend
-    EXPECT_FALSE(backend.IsLive(Raw(p)));
+    default_deallocate(&s->base, p);  // the out-of-line path: to the backend_
+    EXPECT_FALSE(backend_.IsLive(Raw(p)));
     EXPECT_EQ(get_current_usage(s.get()), 0u);
     EXPECT_EQ(get_deallocation_count(s.get()), 2u);
-    EXPECT_EQ(errors.size(), 0u);
+    EXPECT_EQ(errors_.size(), 0u);
     EXPECT_TRUE(default_validate(&s->base));
 }
 
-TEST(ThreadCache, ABlockTheLimitRefusesGoesBackToTheBackend) {
-    RecordingBackend backend;
-    ErrorRecorder errors;
-    DefaultStrategyConfig config = backend.Config(&ErrorRecorder::Handle, &errors);
+TEST_F(ThreadCacheTest, ABlockTheLimitRefusesGoesBackToTheBackend) {
+    DefaultStrategyConfig config = backend_.Config(&ErrorRecorder::Handle, &errors_);
     config.thread_cache_blocks = 4;
     config.memory_limit = 100;
     Strategy s(create_default_strategy_with(&config));
@@ -257,19 +245,17 @@ TEST(ThreadCache, ABlockTheLimitRefusesGoesBackToTheBackend) {
     void* b = Allocate(s.get(), 30);
     ASSERT_NE(b, nullptr);
     EXPECT_EQ(Allocate(s.get(), 80), nullptr);  // the cached block, refused by the limit
-    ASSERT_EQ(errors.size(), 1u);
-    EXPECT_EQ(errors.entries()[0].info.error, STRATEGY_ERROR_LIMIT_EXCEEDED);
-    EXPECT_FALSE(backend.IsLive(Raw(a)));
-    EXPECT_EQ(backend.live_count(), 1u);
+    ASSERT_EQ(errors_.size(), 1u);
+    EXPECT_EQ(errors_.entries()[0].info.error, STRATEGY_ERROR_LIMIT_EXCEEDED);
+    EXPECT_FALSE(backend_.IsLive(Raw(a)));
+    EXPECT_EQ(backend_.live_count(), 1u);
     EXPECT_EQ(get_current_usage(s.get()), 30u);
     EXPECT_EQ(get_allocation_count(s.get()), 2u);
     Free(s.get(), b);
 }
 
-TEST(ThreadCache, NotUsedWithAParentADebugOptionOrAHistogram) {
-    RecordingBackend backend;
-    ErrorRecorder errors;
-    Strategy parent = Create(&backend, &errors, 4);
+TEST_F(ThreadCacheTest, NotUsedWithAParentADebugOptionOrAHistogram) {
+    Strategy parent = Create(4);
     DefaultStrategyConfig child_config{};
     child_config.parent = &parent->base;
     child_config.thread_cache_blocks = 4;
@@ -282,7 +268,7 @@ TEST(ThreadCache, NotUsedWithAParentADebugOptionOrAHistogram) {
 
     for (int option = 0; option < 2; option++) {
         RecordingBackend other;
-        DefaultStrategyConfig config = other.Config(&ErrorRecorder::Handle, &errors);
+        DefaultStrategyConfig config = other.Config(&ErrorRecorder::Handle, &errors_);
         config.thread_cache_blocks = 4;
         config.check_overflow = option == 0;
         config.size_histogram = option == 1;
@@ -293,7 +279,7 @@ TEST(ThreadCache, NotUsedWithAParentADebugOptionOrAHistogram) {
         EXPECT_EQ(other.free_calls(), 1u) << option;
         EXPECT_EQ(other.live_count(), 0u) << option;
     }
-    EXPECT_EQ(errors.size(), 0u);
+    EXPECT_EQ(errors_.size(), 0u);
 }
 
 TEST(ThreadCache, MoreThan4096BlocksPerClassIsRefusedAtCreate) {
@@ -306,21 +292,42 @@ TEST(ThreadCache, MoreThan4096BlocksPerClassIsRefusedAtCreate) {
     void* p = Allocate(s.get(), 24);  // over malloc
     ASSERT_NE(p, nullptr);
     Free(s.get(), p);
-    EXPECT_EQ(Allocate(s.get(), 32), p);
+    EXPECT_EQ(Allocate(s.get(), 9), p);  // the same class, 9 .. 24
     Free(s.get(), p);
     EXPECT_EQ(get_current_usage(s.get()), 0u);
 }
 
+#if defined(MS_TEST_ASAN)
+// Under AddressSanitizer a cached block's memory is poisoned, so a use after
+// free is still reported although the block never went back to malloc; and a
+// block handed out again for a smaller size of its class keeps the rest of
+// its room poisoned.
+TEST(ThreadCacheDeathTest, CachedMemoryIsPoisonedUnderAsan) {
+    DefaultStrategyConfig config{};
+    config.thread_cache_blocks = 4;
+    Strategy s(create_default_strategy_with(&config));
+    ASSERT_NE(s, nullptr);
+    auto* p = static_cast<volatile unsigned char*>(Allocate(s.get(), 72));  // class 57 .. 72
+    ASSERT_NE(p, nullptr);
+    p[71] = 1;
+    Free(s.get(), const_cast<unsigned char*>(p));
+    EXPECT_DEATH(p[40] = 2, "AddressSanitizer: use-after-poison");
+    auto* q = static_cast<volatile unsigned char*>(Allocate(s.get(), 57));
+    ASSERT_EQ(q, p);
+    q[56] = 3;  // its own bytes are addressable
+    EXPECT_DEATH(q[64] = 4, "AddressSanitizer: use-after-poison");
+    Free(s.get(), const_cast<unsigned char*>(q));
+}
+#endif
+
 // Blocks handed from thread to thread land in the freeing thread's cache;
 // threads exit with full caches.  The figures stay exact, and destroy gives
 // back every block the exited threads' caches held.
-TEST(ThreadCache, ThreadsHandingBlocksOverKeepExactFigures) {
-    RecordingBackend backend;
-    ErrorRecorder errors;
+TEST_F(ThreadCacheTest, ThreadsHandingBlocksOverKeepExactFigures) {
     const size_t kThreads = 4;
     const size_t kRounds = mstest::Scaled(4000, 500);
     {
-        Strategy s = Create(&backend, &errors, 8);
+        Strategy s = Create(8);
         std::vector<std::vector<void*>> handed(kThreads);
         std::vector<uint64_t> bytes(kThreads, 0);
         std::vector<std::thread> threads;
@@ -353,12 +360,12 @@ TEST(ThreadCache, ThreadsHandingBlocksOverKeepExactFigures) {
         EXPECT_EQ(get_total_freed(s.get()), total);
         EXPECT_EQ(get_allocation_count(s.get()), kThreads * kRounds);
         EXPECT_EQ(get_deallocation_count(s.get()), kThreads * kRounds);
-        EXPECT_GT(backend.live_count(), 0u);  // held by the exited threads' caches
+        EXPECT_GT(backend_.live_count(), 0u);  // held by the exited threads' caches
         EXPECT_TRUE(default_validate(&s->base));
     }
-    EXPECT_EQ(backend.live_count(), 0u);
-    EXPECT_EQ(backend.bad_frees(), 0u);
-    EXPECT_EQ(errors.size(), 0u);
+    EXPECT_EQ(backend_.live_count(), 0u);
+    EXPECT_EQ(backend_.bad_frees(), 0u);
+    EXPECT_EQ(errors_.size(), 0u);
 }
 
 }  // namespace
