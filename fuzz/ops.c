@@ -42,9 +42,10 @@
  *
  * The thread cache (config.thread_cache_blocks = N, used only without a
  * debug option and the size histogram; otherwise ignored, rounding
- * included) is modelled exactly: per 16-byte class (sizes 1 .. 2048) a LIFO
- * list of backend blocks.  Every plain block of up to 2048 bytes asks the
- * backend for its class's room (16 + the size rounded up to 16); a free
+ * included) is modelled exactly: per class (16 bytes wide: sizes 1 .. 8,
+ * 9 .. 24, ..., 2025 .. 2040) a LIFO list of backend blocks.  Every plain
+ * block of up to 2040 bytes asks the backend for its class's room (class c:
+ * 16c - 8 bytes, plus the header); a free
  * through the vtable of such a live block keeps it in its class while the
  * class holds fewer than N (the backend not called), else gives it back;
  * a direct default_deallocate, the old block of a resize, larger and
@@ -91,8 +92,8 @@
 #define CANARY_BYTES 8u                   /* check_overflow, documented in default_strategy.h */
 #define MAX_QUARANTINE 8u                 /* config.quarantine is 1 .. this when on */
 #define PRINT_BUDGET 16u                  /* printer runs per input (OP_PRINT); the rest are skipped */
-#define CACHE_MAX_SIZE 2048u              /* thread cache: largest cached size, documented in default_strategy.h */
-#define CACHE_CLASSES 129u                /* thread cache classes 1 .. 128 (16 bytes each); 0 unused */
+#define CACHE_MAX_SIZE 2040u              /* thread cache: largest cached size, documented in default_strategy.h */
+#define CACHE_CLASSES 129u                /* thread cache classes 1 .. 128 (16 bytes wide); 0 unused */
 #define CACHE_MAX_BLOCKS 4096u            /* the largest config.thread_cache_blocks create accepts */
 
 /* ---- the backend: capped, never reusing memory ------------------------ */
@@ -437,7 +438,7 @@ static void count_allocation(Shadow* sh, size_t size) {
  * cache, 0 if it has no cache or does not cache that size. */
 static size_t cache_class(const Run* r, size_t size) {
     if (r->cache_blocks == 0 || size == 0 || size > CACHE_MAX_SIZE) return 0;
-    return (size + 15u) / 16u;
+    return (size + 23u) / 16u;
 }
 
 /* The block a pop from class c takes (the last one kept), NULL if empty. */
@@ -520,7 +521,7 @@ static Before before_call(Run* r) {
  * class's room) and, with check_overflow, the canary. */
 static size_t plain_backend_bytes(const Run* r, size_t size) {
     size_t c = cache_class(r, size);
-    return (c != 0 ? 16u * c : size) + HEADER_BYTES + r->canary;
+    return (c != 0 ? 16u * c - 8u : size) + HEADER_BYTES + r->canary;
 }
 
 /* A plain block. */

@@ -321,7 +321,7 @@ static inline void ms_backend_release(ms_default* s, void* raw) {
 static inline void ms_cache_unpoison_room(const ms_default* s, void* block, uint64_t size) {
 #ifdef MS_ASAN
     if (s->cache_blocks != 0 && size <= MS_CACHE_MAX_SIZE) {
-        ASAN_UNPOISON_MEMORY_REGION(block, (size_t)(size + 15u) & ~(size_t)15u);
+        ASAN_UNPOISON_MEMORY_REGION(block, MS_CACHE_ROOM(MS_CACHE_CLASS((size_t)size)));
     }
 #else
     (void)s;

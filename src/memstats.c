@@ -216,16 +216,11 @@ void** ms_stats_owner_cell_slow(MemStats* stats) {
     ms_slot* slot = ms_stats_slot(stats);
     if (slot == NULL || !ms_stats_slot_cached(stats)) return NULL;
     /* The slot may have been cached just now, behind a peak reset, and the
-     * fast paths take a cached slot's epoch to be current: restart it as the
-     * full paths do (ms_stats_check_epoch), from its usage (no operation is
-     * recorded yet), and bring its ceiling down to the restarted local peak.
-     * Relaxed: as in ms_stats_check_epoch; the rest are owner-only fields. */
-    uint64_t epoch = ms_load_relaxed(&stats->peak_epoch);
-    if (ms_load_relaxed(&slot->epoch) != epoch) {
-        uint64_t net = ms_load_relaxed(&slot->alloc_bytes) - ms_load_relaxed(&slot->freed_bytes);
-        ms_stats_restart_local_peak(slot, epoch, net);
-        slot_set_bounds(stats, slot, slot_reserved(stats, slot));
-    }
+     * fast paths take a cached slot's epoch to be current: check it as the
+     * full paths do, from the slot's usage (no operation is recorded here),
+     * and bring the bounds to a restarted local peak. */
+    ms_stats_check_epoch(stats, slot, ms_load_relaxed(&slot->alloc_bytes) - ms_load_relaxed(&slot->freed_bytes));
+    slot_set_bounds(stats, slot, slot_reserved(stats, slot));
     return ms_stats_owner_cell();
 }
 

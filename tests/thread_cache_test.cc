@@ -99,6 +99,23 @@ TEST_F(ThreadCacheTest, APeakResetDoesNotBypassTheCache) {
     EXPECT_EQ(errors_.size(), 0u);
 }
 
+// The first allocation after a reset looks the thread's cache up, which
+// puts its statistics slot back in the thread's slot cache: the slot's peak
+// must restart from its usage there, or the allocation raises a local peak
+// that the reset made stale and the peak falls again with the frees.
+TEST_F(ThreadCacheTest, ThePeakAfterAResetKeepsTheAllocationsAfterIt) {
+    Strategy s = Create(1);
+    void* a = Allocate(s.get(), 1);
+    reset_peak_usage(s.get());
+    void* b = Allocate(s.get(), 1);
+    EXPECT_EQ(get_peak_usage(s.get()), 2u);
+    Free(s.get(), a);
+    Free(s.get(), b);
+    EXPECT_EQ(get_peak_usage(s.get()), 2u);
+    EXPECT_EQ(get_current_usage(s.get()), 0u);
+    EXPECT_EQ(errors_.size(), 0u);
+}
+
 TEST_F(ThreadCacheTest, KeepsAtMostTheConfiguredBlocksPerClass) {
     Strategy s = Create(3);
     std::vector<void*> blocks;
