@@ -328,8 +328,126 @@ def threads_seeds():
     }
 
 
+# ---- ops: the thread cache --------------------------------------------------
+
+DEALLOC_DIRECT = 20
+EXTENSION = 6 << 1          # flags limit kind 6: an extension byte follows
+
+
+def ext(limit_kind=0, cache=0):
+    """The extension byte: bits 0-2 the limit kind, bits 3-5 the cache selector."""
+    return bytes([limit_kind | cache << 3])
+
+
+def tiny(n):                 # decode_size kind 13 with the extension: 1 + byte % 64
+    return bytes([ALLOC, 13, n - 1])
+
+
+def free_op(i):
+    return bytes([FREE, i])
+
+
+def direct(i):
+    return bytes([DEALLOC_DIRECT, i])
+
+
+def ops_cache_seeds():
+    """The thread cache (config.thread_cache_blocks), behind the extension byte."""
+    histogram, check_overflow, quarantine, track, leak = 1 << 4, 1 << 5, 1 << 6, 1 << 7, 1
+    return {
+        # Hits: two blocks of class 2 (9 .. 24 bytes) kept (N = 2), popped
+        # last-in first out by requests of other sizes of the class; a third
+        # goes back.
+        "cache_hits": bytes([EXTENSION]) + ext(0, 2) + small(10) + small(20) + small(24) +
+        free_op(0) + free_op(0) + free_op(0) + small(9) + small(24) + small(12) + reads() +
+        free_op(1) + small(17) + bytes([READ, 1, 0]),
+        # N = 1: class 1 (1 .. 8 bytes) overflows to the backend; sizes above
+        # 2040 and aligned blocks are never kept; the entries that never pop.
+        "cache_overflow": bytes([EXTENSION]) + ext(0, 1) + small(1) + small(8) + small(3) +
+        small(3000) + aligned(64, sz(16)) + free_op(0) + free_op(0) + free_op(0) + free_op(0) + free_op(0) +
+        zeroed(1, sz(5)) + realloc_null(sz(6)) + aligned(16, sz(7)) + alloc_at(0, 1, sz(9)) +
+        small(2) + small(2040) + small(2041) + free_op(0) + free_op(0) + free_op(0) + free_op(0) + free_op(0) + free_op(0) +
+        small(2025) + tiny(64) + reads(),
+        # Double frees of cached blocks (and a resize of one); a popped one
+        # is live again.
+        "cache_double_free": bytes([EXTENSION]) + ext(0, 4) + small(40) + small(41) + small(100) +
+        free_op(0) + free_op(0) + bytes([DOUBLE_FREE, 0, DOUBLE_FREE, 1]) + realloc_freed(0, sz(30)) +
+        realloc_freed(1, sz(3000)) + small(33) + bytes([DOUBLE_FREE, 0, DOUBLE_FREE, 1]) +
+        realloc_freed(0, sz(30)) + free_op(0) + bytes([DOUBLE_FREE, 2]) + reads(),
+        # A limit of 100 bytes: a popped block of class 4 (41 .. 56) the limit refuses
+        # goes back to the backend (unpoisoned under ASan); then a fresh one
+        # of the class likewise.
+        "cache_limit": bytes([EXTENSION]) + ext(1, 3) + u16(99) + small(50) + small(40) + free_op(0) +
+        small(20) + small(61) + small(49) + bytes([DOUBLE_FREE, 0]) + free_op(1) + small(60) +
+        bytes([RESET_PEAK]) + free_op(0) + small(64) + reads(),
+        # A peak reset between a free and an allocation (the next operation
+        # takes the full path, with the cache), and the other strategy's
+        # operations in between (this thread's cached slot is then the
+        # other's).
+        "cache_reset_peak": bytes([EXTENSION]) + ext(0, 3) + small(100) + small(200) + free_op(0) +
+        bytes([RESET_PEAK]) + small(97) + bytes([RESET_PEAK]) + free_op(0) + free_op(0) + bytes([RESET_PEAK]) +
+        small(200) + bytes([OTHER, 0, 10, READ, 1, 0]) + small(100) + bytes([OTHER, 0, 11]) + free_op(0) +
+        bytes([OTHER, 1, 0]) + free_op(0) + bytes([RESET_PEAK, OTHER, 3, 0]) + small(193) +
+        bytes([OTHER, 2, 0]) + reads(),
+        # Regression: an allocation after a peak reset, within the thread's
+        # reservation, looked for a cached block through a lookup that
+        # cached the thread's slot behind the new peak epoch, so its local
+        # peak was lost and the peak fell with the next frees.
+        "cache_reset_peak_lookup": bytes([EXTENSION]) + ext(0, 1) + bytes([RESET_PEAK]) + small(1) +
+        bytes([RESET_PEAK]) + small(1) + bytes([READ, 1, 0]) + free_op(0) + bytes([READ, 1, 0]) + free_op(0) +
+        bytes([READ, 1, 0, RESET_PEAK]) + small(2) + small(40) + free_op(0) + bytes([READ, 1, 0]),
+        # A corrupted status that validate cannot move to DEGRADED closes
+        # the gates for good: after the undo, frees still fill the cache but
+        # allocations take the out-of-line path and never pop.
+        "cache_gates_closed": bytes([EXTENSION]) + ext(0, 1) + small(1) + small(20) + free_op(0) +
+        bytes([DEGRADE, 1]) + small(1) + free_op(0) + free_op(0) + small(1) + small(20) + bytes([STATUS]) + reads(),
+        # The cache is looked up (giving the thread its statistics slot)
+        # before the backend is asked: a per-thread corruption applies after
+        # a refused first request.
+        "cache_lookup_first": bytes([EXTENSION]) + ext(0, 2) + bytes([FAIL_NEXT]) + small(1) +
+        bytes([DEGRADE, 6, DEGRADE, 3]) + small(1) + free_op(0) + small(2) + reads(),
+        # Direct default_deallocate: to the backend even with room in the
+        # class, also for a popped block (its size not a multiple of 16: the
+        # rest of its class's room must not stay poisoned under ASan) and an
+        # aligned one.
+        "cache_direct_free": bytes([EXTENSION]) + ext(0, 4) + small(20) + free_op(0) + small(20) + direct(0) +
+        small(10) + small(12) + small(16) +
+        aligned(32, sz(10)) + direct(0) + free_op(0) + small(11) + direct(2) + direct(0) + free_op(0) +
+        small(5) + small(7) + direct(1) + free_op(0) + small(1) + reads(),
+        # DEGRADED: frees still go to the cache, allocations are refused
+        # (nothing popped); destroy with live blocks gives the cache back.
+        "cache_degraded": bytes([EXTENSION | leak]) + ext(0, 2) + small(20) + small(20) + small(20) +
+        small(500) + free_op(0) + bytes([DEGRADE, 2]) + free_op(0) + small(20) + free_op(0) + zeroed(1, sz(20)) +
+        bytes([STATUS]) + printer(PRINT_TEXT) + reads(),
+        # A backend failure stays pending through a pop; resizes never pop
+        # and give the old block back, never to the cache (also a popped
+        # one, whose class's room must not stay poisoned under ASan).
+        "cache_fail_next": bytes([EXTENSION]) + ext(0, 2) + small(20) + free_op(0) + small(20) +
+        realloc_live(0, sz(100)) + free_op(0) + small(64) + small(64) + free_op(0) +
+        bytes([FAIL_NEXT]) + small(60) + small(60) + small(60) + free_op(0) + realloc_live(0, sz(64)) +
+        realloc_live(0, sz(63)) + realloc_live(0, sz(3000)) + realloc_live(0, sz(1)) + free_op(0) +
+        small(1) + bytes([FAIL_NEXT]) + realloc_live(0, sz(2)) + reads(),
+        # The largest N (4096): a class holds many blocks; zeroed blocks
+        # never pop.
+        "cache_max": bytes([EXTENSION]) + ext(0, 6) + b"".join(zeroed(1, sz(24)) for _ in range(10)) +
+        b"".join(free_op(0) for _ in range(10)) + b"".join(tiny(24) for _ in range(11)) + reads(),
+        # thread_cache_blocks 4097 is refused at create; then 2.
+        "cache_refused_create": bytes([EXTENSION]) + ext(0, 7) + small(16) + free_op(0) + small(1) + reads(),
+        # N ignored with a debug option or the histogram (no rounding).
+        "cache_ignored_debug": bytes([EXTENSION | quarantine | check_overflow]) + ext(0, 4) + b"\x02" +
+        small(20) + small(20) + free_op(0) + small(20) + direct(0) + bytes([DOUBLE_FREE, 0]) + reads(),
+        "cache_ignored_histogram": bytes([EXTENSION | histogram]) + ext(2, 1) + b"\x80" + small(20) +
+        free_op(0) + small(20) + direct(0) + small(3) + printer(PRINT_PROMETHEUS) + reads(),
+        "cache_ignored_track": bytes([EXTENSION | track]) + ext(0, 3) + alloc_at(1, 2, sz(20)) +
+        small(20) + free_op(0) + small(20) + direct(1) + printer(PRINT_LEAK),
+        # No cache, but the extension: direct frees over a backend.
+        "cache_none_direct": bytes([EXTENSION]) + ext(5, 0) + u64(5000) + small(20) + small(30) +
+        aligned(64, sz(5)) + direct(0) + direct(1) + free_op(0) + bytes([DOUBLE_FREE, 0, DOUBLE_FREE, 2]) + reads(),
+    }
+
+
 def main():
-    for target, seeds in (("ops", ops_seeds()), ("size_limit", size_limit_seeds()),
+    for target, seeds in (("ops", {**ops_seeds(), **ops_cache_seeds()}), ("size_limit", size_limit_seeds()),
                           ("status", status_seeds()), ("threads", threads_seeds())):
         directory = os.path.join(HERE, "corpus", target)
         os.makedirs(directory, exist_ok=True)
