@@ -45,9 +45,9 @@
  * included) is modelled exactly: per class (16 bytes wide: sizes 1 .. 8,
  * 9 .. 24, ..., 2025 .. 2040) a LIFO list of backend blocks.  Every plain
  * block of up to 2040 bytes asks the backend for its class's room (class c:
- * 16c - 8 bytes, plus the header); a free
- * through the vtable of such a live block keeps it in its class while the
- * class holds fewer than N (the backend not called), else gives it back;
+ * 16c - 8 bytes, plus the header); a free through the vtable of such a live
+ * block keeps it in its class while the class holds fewer than N (the
+ * backend not called), else gives it back;
  * a direct default_deallocate, the old block of a resize, larger and
  * aligned blocks always go back.  Only the vtable's allocate takes a block
  * from the cache: exactly the last one kept in the request's class, without
@@ -372,8 +372,8 @@ static void check_all(Run* r) {
  * often) ordinary small sizes. */
 static size_t decode_size(const Run* r, FuzzInput* in) {
     uint8_t kind = fuzz_u8(in);
-    /* With the extension byte, kinds 13-15 are sizes of the first four
-     * cache classes, so the same classes are freed and allocated again
+    /* With the extension byte, kinds 13-15 are sizes 1 .. 64 (the first
+     * five cache classes), so the same classes are freed and allocated again
      * often (and fill up); inputs without it keep their sizes. */
     if (r->extended && kind % 16 >= 13) return 1 + fuzz_u8(in) % 64u;
     switch (kind % 16) {

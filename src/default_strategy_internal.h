@@ -38,7 +38,8 @@
  * only once the header has proved the block is an aligned block of this
  * strategy; the prefix carries its own seal (ms_prefix_seal).  A plain
  * block's check is XORed with its strategy's plain_tweak: 0 over malloc,
- * MS_BACKEND_TWEAK over a backend or a parent, MS_DEBUG_TWEAK with a debug
+ * MS_BACKEND_TWEAK over a backend or a parent, MS_CACHE_TWEAK with a thread
+ * cache (config.thread_cache_blocks), MS_DEBUG_TWEAK with a debug
  * option (quarantine, check_overflow, track_allocations; the hot paths'
  * comparisons then fail and every block takes the out-of-line path), and
  * with a debug option every block may be followed by a canary (ms_canary).
@@ -123,8 +124,9 @@ typedef struct ms_tracking ms_tracking;
  * inherits it through the registry's release/acquire), and destroy, which
  * runs alone, gives its blocks back to the backend.  head[c] is a list of
  * backend blocks (their header first) linked through the first word after
- * the header (every class has room for it); each block's header keeps its freed check, so a second free
- * of a cached block is STRATEGY_ERROR_DOUBLE_FREE. */
+ * the header (every class has room for it); each block's header keeps its
+ * freed check, so a second free of a cached block is
+ * STRATEGY_ERROR_DOUBLE_FREE. */
 typedef struct ms_thread_cache {
     uint16_t count[MS_CACHE_CLASSES]; /* blocks in head[c], at most cache_blocks */
     void* head[MS_CACHE_CLASSES];
@@ -152,8 +154,8 @@ typedef struct ms_default {
     _Atomic size_t malloc_gate;  /* default_allocate */
     _Atomic size_t backend_gate; /* the hot path over a backend or parent */
     _Atomic size_t cache_gate;   /* the hot path with a thread cache */
-    /* XORed into every plain block's check: 0, MS_BACKEND_TWEAK or
-     * MS_DEBUG_TWEAK (see ms_block_header). */
+    /* XORed into every plain block's check: 0, MS_BACKEND_TWEAK,
+     * MS_CACHE_TWEAK or MS_DEBUG_TWEAK (see ms_block_header). */
     uint64_t plain_tweak;
     uint64_t cache_blocks; /* config.thread_cache_blocks (0 without a cache) */
     StrategyBackendAllocate backend_allocate; /* NULL: malloc */

@@ -203,13 +203,6 @@ static inline void** ms_stats_owner_cell(void) { return ms_tl_slot_cache[0].owne
  * slots are never cached). */
 void** ms_stats_owner_cell_slow(MemStats* stats);
 
-/* The allocation fast path, or nothing: records the allocation and returns
- * true when this thread's slot is cached (so its peak epoch is current) and
- * the new net usage is within the slot's ceiling; otherwise records nothing and
- * returns false, and the caller takes ms_stats_on_alloc (which handles a
- * new local peak within the reservation first, cheaply).  Within the slot's
- * ceiling nothing but the two counters changes, and it calls nothing, so its
- * callers need no stack frame for it. */
 /* ms_stats_try_alloc for a caller that has just seen ms_stats_slot_cached
  * true for these statistics. */
 static inline bool ms_stats_try_alloc_cached(uint64_t bytes) {
@@ -224,6 +217,13 @@ static inline bool ms_stats_try_alloc_cached(uint64_t bytes) {
     return true;
 }
 
+/* The allocation fast path, or nothing: records the allocation and returns
+ * true when this thread's slot is cached (so its peak epoch is current) and
+ * the new net usage is within the slot's ceiling; otherwise records nothing and
+ * returns false, and the caller takes ms_stats_on_alloc (which handles a
+ * new local peak within the reservation first, cheaply).  Within the slot's
+ * ceiling nothing but the two counters changes, and it calls nothing, so its
+ * callers need no stack frame for it. */
 static inline bool ms_stats_try_alloc(MemStats* stats, uint64_t bytes) {
     if (MS_UNLIKELY(!ms_stats_slot_cached(stats))) return false;
     return ms_stats_try_alloc_cached(bytes);
