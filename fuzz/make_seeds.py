@@ -325,6 +325,13 @@ def threads_seeds():
                                                        for t in range(3)) * 2 +
         rounds(3, 2),
         "leftovers": bytes([0, 0]) + rounds(2, 3) + th(T_ALLOC, 0, 5) + th(T_HANDOFF, 1, 0),
+        # The thread cache (flags bit 1, N = 1 + byte % 4): blocks freed by
+        # the thread that allocated them come back to it, handed-off ones
+        # fill the other thread's cache; threads exit with full caches.
+        "cache_two_threads": bytes([0, 2, 3]) + rounds(2, 6) +
+        b"".join(th(T_ALLOC, t, 100 + t) + th(T_FREE, t) for t in range(2)) * 6 + th(T_VALIDATE, 0),
+        "cache_limit": bytes([2, 3]) + u16(1000) + bytes([0]) + rounds(4, 4) +
+        b"".join(th(T_LARGE, t, 3000) + th(T_FREE, t) + th(T_ALLOC, t, 40) for t in range(4)) * 2,
     }
 
 

@@ -4,8 +4,11 @@
  * not allocate them.
  *
  * Input: a byte choosing the thread count, a byte of flags (bit 0: a memory
- * limit, from the next two bytes), then operations: an opcode byte whose
- * high bits name the thread, and two argument bytes.
+ * limit, from the next two bytes; bit 1: config.thread_cache_blocks = 1 +
+ * the next byte % 4, so blocks freed by one thread are reused by it and
+ * caches fill up and overflow), then operations: an opcode byte whose high
+ * bits name the thread, and two argument bytes.  With the thread cache the
+ * workers exit with blocks in their caches, which destroy gives back.
  *
  * Checked while the threads run (what holds for a concurrent read):
  *   - validate is true and the status ACTIVE;
@@ -285,6 +288,7 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(sh != NULL);
     /* A limit from 4 KiB to 260 KiB: tight enough to be reached. */
     if (flags & 1u) sh->limit = 4096 + (size_t)fuzz_u16(&in) * 4;
+    size_t cache_blocks = (flags & 2u) != 0 ? 1u + fuzz_u8(&in) % 4u : 0;
 
     for (unsigned t = 0; t < threads; t++) {
         sh->workers[t].shared = sh;
@@ -300,6 +304,7 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     DefaultStrategyConfig config;
     memset(&config, 0, sizeof config);
     config.memory_limit = sh->limit;
+    config.thread_cache_blocks = cache_blocks;
     config.error_handler = counting_handler;
     config.error_handler_data = sh;
     sh->s = create_default_strategy_with(&config);
