@@ -7,7 +7,8 @@
  *
  *   baseline-header  a 16-byte header holding the size, nothing else: the
  *                    irreducible cost of keeping the size of every block so
- *                    that free needs none (the library pays it too).
+ *                    that free needs none (the library pays it too); over
+ *                    each raw allocator, in variants.c (BENCH_HEADER_OVER).
  *   baseline-mutex   the header plus one pthread mutex around four shared
  *                    counters (current, peak, total allocated, total freed).
  *   baseline-atomic  the header plus shared atomic counters: fetch_add on
@@ -55,21 +56,6 @@ static inline baseline_header* baseline_header_new(size_t size) {
 static inline uint64_t baseline_header_size(const void* block) {
     const baseline_header* header = (const baseline_header*)block - 1;
     return *(const volatile uint64_t*)&header->size;
-}
-
-/* ---- baseline-header -------------------------------------------------------- */
-
-static inline void* baseline_header_alloc(void* context, size_t size) {
-    (void)context;
-    baseline_header* header = baseline_header_new(size);
-    return header == NULL ? NULL : header + 1;
-}
-
-static inline void baseline_header_free(void* context, void* block) {
-    (void)context;
-    if (block == NULL) return;
-    (void)baseline_header_size(block);
-    free((baseline_header*)block - 1);
 }
 
 /* ---- baseline-mutex --------------------------------------------------------- */

@@ -86,17 +86,9 @@ static inline void strategy_free(void* context, void* block) {
                     worker_##tag##_burst, worker_##tag##_mixed},                        \
     .consumer_main = worker_##tag##_consume
 
-BENCH_INSTANTIATE(malloc, raw_malloc_alloc, raw_malloc_free)
-BENCH_INSTANTIATE(strategy, strategy_alloc, strategy_free)
-BENCH_INSTANTIATE(header, baseline_header_alloc, baseline_header_free)
-BENCH_INSTANTIATE(mutex, baseline_mutex_alloc, baseline_mutex_free)
-BENCH_INSTANTIATE(atomic, baseline_atomic_alloc, baseline_atomic_free)
-#if BENCH_HAVE_PEERS
-BENCH_INSTANTIATE(jemalloc, peer_je_alloc, peer_je_free)
-BENCH_INSTANTIATE(mimalloc, peer_mi_alloc, peer_mi_free)
-
-/* BASELINE (bench only): the 16-byte size header over a peer, nothing
- * else: what keeping each block's size costs on that allocator. */
+/* BASELINE (bench only): the 16-byte size header over a raw allocator,
+ * nothing else: what keeping each block's size costs on that allocator
+ * (baseline-header, and its /jemalloc and /mimalloc forms). */
 #define BENCH_HEADER_OVER(tag, ALLOC, FREE)                                 \
     static inline void* header_##tag##_alloc(void* context, size_t size) { \
         baseline_header* header = ALLOC(context, size + sizeof *header);    \
@@ -109,6 +101,16 @@ BENCH_INSTANTIATE(mimalloc, peer_mi_alloc, peer_mi_free)
         (void)baseline_header_size(block);                                  \
         FREE(context, (baseline_header*)block - 1);                         \
     }
+BENCH_HEADER_OVER(glibc, raw_malloc_alloc, raw_malloc_free)
+
+BENCH_INSTANTIATE(malloc, raw_malloc_alloc, raw_malloc_free)
+BENCH_INSTANTIATE(strategy, strategy_alloc, strategy_free)
+BENCH_INSTANTIATE(header, header_glibc_alloc, header_glibc_free)
+BENCH_INSTANTIATE(mutex, baseline_mutex_alloc, baseline_mutex_free)
+BENCH_INSTANTIATE(atomic, baseline_atomic_alloc, baseline_atomic_free)
+#if BENCH_HAVE_PEERS
+BENCH_INSTANTIATE(jemalloc, peer_je_alloc, peer_je_free)
+BENCH_INSTANTIATE(mimalloc, peer_mi_alloc, peer_mi_free)
 BENCH_HEADER_OVER(je, peer_je_alloc, peer_je_free)
 BENCH_HEADER_OVER(mi, peer_mi_alloc, peer_mi_free)
 BENCH_INSTANTIATE(header_je, header_je_alloc, header_je_free)
@@ -343,7 +345,7 @@ const bench_variant bench_variants[] = {
                            strategy_cache_setup),
     BENCH_PLAIN_VARIANT("baseline-header", "malloc",
                         "BASELINE (bench only): 16-byte size header, no counters",
-                        header, baseline_header_alloc, baseline_header_free),
+                        header, header_glibc_alloc, header_glibc_free),
     {.name = "baseline-mutex",
      .reference = "malloc",
      .description = "BASELINE (bench only): header + one mutex around shared counters",

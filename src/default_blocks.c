@@ -164,9 +164,7 @@ static void* resize_plain(ms_default* s, void* ptr, const ms_block* old, size_t 
         if (limited) ms_stats_on_free(&s->stats, size);
         return ms_refuse_backend_failure(s, ptr, size);
     }
-    void* block = moved + 1;
-    moved->size = size;
-    moved->check = ms_plain_check(s, block, size);
+    void* block = ms_stamp_plain(s, moved, size, s->plain_tweak);
     record_resize(s, old->size, size, limited);
     return block;
 }
@@ -180,8 +178,7 @@ static void* resize_by_moving(ms_default* s, void* ptr, const ms_block* old, siz
     if (raw == NULL) return ms_refuse_backend_failure(s, ptr, size);
     ms_block_header* header = old->aligned ? place_aligned(s, raw, size, old->shift) : raw;
     if (!old->aligned) {
-        header->size = size;
-        header->check = ms_plain_check(s, header + 1, size);
+        ms_stamp_plain(s, header, size, s->plain_tweak);
         ms_write_canary(s, header + 1, size);
     }
     bool limited = s->stats.limit != 0;

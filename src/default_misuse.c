@@ -147,7 +147,8 @@ StrategyError ms_find_other_block(const ms_default* s, void* ptr, ms_block_heade
     uint64_t check = header->check;
     uint64_t prefix = 0;
     /* A plain block of a strategy whose blocks the hot path over malloc
-     * does not take (over a backend, or with a debug option). */
+     * does not take (over a backend, with a thread cache, or with a debug
+     * option). */
     if (s->plain_tweak != 0 && match_plain(ptr, word, check, s->check_base, s->plain_tweak) == MS_LIVE) {
         if (!canary_intact(s, ptr, word)) return STRATEGY_ERROR_CORRUPTED_BLOCK;
         ms_plain_block(header, word, out);

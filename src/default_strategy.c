@@ -173,7 +173,6 @@ MS_NOINLINE void* ms_commit_plain_slow(ms_default* s, void* raw, size_t size) {
     return header + 1;
 }
 
-/* default_deallocate when the accounting fast path declined. */
 /* The status check of deallocate, made on every out-of-line path (the hot
  * path makes none: see deallocate_hot).  Reports and returns true when the
  * status does not allow freeing. */
@@ -183,6 +182,7 @@ static bool refuse_free_in_state(ms_default* s, const void* ptr) {
     return true;
 }
 
+/* deallocate when the accounting fast path declined. */
 static MS_NOINLINE void deallocate_slow(ms_default* s, ms_block_header* header, uint64_t size) {
     if (refuse_free_in_state(s, header + 1)) return;
     ms_stats_on_free(&s->stats, size);
@@ -224,9 +224,7 @@ void* default_allocate_at(MemoryStrategy* base, size_t size, const char* file, i
 
 MS_NOINLINE void* ms_commit_block(ms_default* s, void* raw, size_t size, const ms_site* site) {
     ms_block_header* header = raw;
-    void* block = header + 1;
-    header->size = size;
-    header->check = ms_plain_check(s, block, size);
+    void* block = ms_stamp_plain(s, raw, size, s->plain_tweak);
     ms_write_canary(s, block, size);
     if (!ms_stats_on_alloc(&s->stats, size)) return ms_refuse_over_limit(s, header, raw, size);
     if (s->tracking != NULL) ms_track_add(s, block, size, site);
@@ -260,6 +258,20 @@ typedef enum ms_kind { MS_KIND_MALLOC, MS_KIND_BACKEND, MS_KIND_CACHE } ms_kind;
 
 static MS_ALWAYS_INLINE uint64_t kind_tweak(ms_kind kind) {
     return kind == MS_KIND_MALLOC ? 0 : kind == MS_KIND_BACKEND ? MS_BACKEND_TWEAK : MS_CACHE_TWEAK;
+}
+
+/* The allocation gate of a kind's hot path (see ms_default). */
+static MS_ALWAYS_INLINE _Atomic size_t* kind_gate(ms_default* s, ms_kind kind) {
+    return kind == MS_KIND_MALLOC    ? &s->malloc_gate
+           : kind == MS_KIND_BACKEND ? &s->backend_gate
+                                     : &s->cache_gate;
+}
+
+/* The kind of a strategy without a debug option, from its plain_tweak. */
+static ms_kind kind_of(const ms_default* s) {
+    return s->plain_tweak == MS_BACKEND_TWEAK ? MS_KIND_BACKEND
+           : s->plain_tweak == MS_CACHE_TWEAK ? MS_KIND_CACHE
+                                              : MS_KIND_MALLOC;
 }
 
 /* The cache kind's allocation when the hot path found no cached block: the
@@ -307,9 +319,7 @@ static MS_ALWAYS_INLINE void* allocate_hot(MemoryStrategy* base, size_t size, ms
      * STRATEGY_MAX_ALLOCATION, a status other than ACTIVE, a strategy of
      * another kind and a debug option (the gate is 0).  Relaxed: the
      * status check of StrategyLifecycle.tla (CheckStatus), see ms_default. */
-    size_t gate = ms_load_relaxed(kind == MS_KIND_MALLOC    ? &s->malloc_gate
-                                  : kind == MS_KIND_BACKEND ? &s->backend_gate
-                                                            : &s->cache_gate);
+    size_t gate = ms_load_relaxed(kind_gate(s, kind));
     if (MS_UNLIKELY(size - 1 >= gate)) return allocate_slow(s, size, __builtin_return_address(0));
     if (kind == MS_KIND_CACHE) {
         size_t c = MS_CACHE_CLASS(size);
@@ -400,16 +410,11 @@ static void deallocate_with_cache(MemoryStrategy* base, void* ptr) {
 }
 
 void ms_default_vtable(const ms_default* s, ms_allocate_fn* allocate, ms_deallocate_fn* deallocate) {
-    if (s->plain_tweak == MS_BACKEND_TWEAK) {
-        *allocate = allocate_over_backend;
-        *deallocate = deallocate_over_backend;
-    } else if (s->plain_tweak == MS_CACHE_TWEAK) {
-        *allocate = allocate_with_cache;
-        *deallocate = deallocate_with_cache;
-    } else {
-        *allocate = default_allocate;
-        *deallocate = default_deallocate;
-    }
+    static const ms_allocate_fn kAllocate[] = {default_allocate, allocate_over_backend, allocate_with_cache};
+    static const ms_deallocate_fn kDeallocate[] = {default_deallocate, deallocate_over_backend,
+                                                   deallocate_with_cache};
+    *allocate = kAllocate[kind_of(s)];
+    *deallocate = kDeallocate[kind_of(s)];
 }
 
 /* ---- status and validation --------------------------------------------- */
@@ -556,12 +561,7 @@ DefaultStrategy* create_default_strategy_with(const DefaultStrategyConfig* confi
     s->magic = MS_DEFAULT_MAGIC;
     /* Not yet shared: the gate of this strategy's hot path opens with the
      * move to ACTIVE (GateInv), both published by the caller's hand-off. */
-    if (!s->debug) {
-        _Atomic size_t* gate = s->plain_tweak == MS_BACKEND_TWEAK ? &s->backend_gate
-                               : s->plain_tweak == MS_CACHE_TWEAK ? &s->cache_gate
-                                                                  : &s->malloc_gate;
-        ms_store_relaxed(gate, (size_t)STRATEGY_MAX_ALLOCATION);
-    }
+    if (!s->debug) ms_store_relaxed(kind_gate(s, kind_of(s)), (size_t)STRATEGY_MAX_ALLOCATION);
     state_tracker_transition(&s->tracker, STRATEGY_INITIALIZING, STRATEGY_ACTIVE);
     return &s->pub;
 }

@@ -219,6 +219,17 @@ static inline uint64_t ms_plain_check(const ms_default* s, const void* block, ui
     return ms_block_check(block, size, s->check_base) ^ s->plain_tweak;
 }
 
+/* Stamps the header of a plain block of `size` bytes at `raw` with the
+ * check of the given tweak (the strategy's plain_tweak, which a hot path
+ * knows as a constant).  Returns the block. */
+static inline void* ms_stamp_plain(const ms_default* s, void* raw, size_t size, uint64_t tweak) {
+    ms_block_header* header = raw;
+    void* block = header + 1;
+    header->size = size;
+    header->check = ms_block_check(block, size, s->check_base) ^ tweak;
+    return block;
+}
+
 typedef void* (*ms_allocate_fn)(MemoryStrategy* self, size_t size);
 typedef void (*ms_deallocate_fn)(MemoryStrategy* self, void* ptr);
 
@@ -411,10 +422,7 @@ void* ms_commit_plain_slow(ms_default* s, void* raw, size_t size);
  * refusal hands the memory back.  Returns the block or NULL.  The fast path
  * calls nothing (the slow one is a tail call). */
 static inline void* ms_commit_plain(ms_default* s, void* raw, size_t size, uint64_t tweak) {
-    ms_block_header* header = raw;
-    void* block = header + 1;
-    header->size = size;
-    header->check = ms_block_check(block, size, s->check_base) ^ tweak;
+    void* block = ms_stamp_plain(s, raw, size, tweak);
     if (MS_UNLIKELY(!ms_stats_try_alloc(&s->stats, size))) return ms_commit_plain_slow(s, raw, size);
     return block;
 }
@@ -422,10 +430,7 @@ static inline void* ms_commit_plain(ms_default* s, void* raw, size_t size, uint6
 /* ms_commit_plain for a caller that has just seen ms_stats_slot_cached true
  * for the strategy's statistics. */
 static inline void* ms_commit_plain_cached(ms_default* s, void* raw, size_t size, uint64_t tweak) {
-    ms_block_header* header = raw;
-    void* block = header + 1;
-    header->size = size;
-    header->check = ms_block_check(block, size, s->check_base) ^ tweak;
+    void* block = ms_stamp_plain(s, raw, size, tweak);
     if (MS_UNLIKELY(!ms_stats_try_alloc_cached(size))) return ms_commit_plain_slow(s, raw, size);
     return block;
 }

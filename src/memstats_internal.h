@@ -13,8 +13,8 @@
  *  - The fast paths (ms_stats_try_alloc / ms_stats_try_free) handle an
  *    operation on a cached slot that changes nothing but the slot's two
  *    counters: an allocation within the slot's ceiling (no reservation, no
- *    new local peak), a free above its floor (no unreserve).  Everything else takes the full path
- *    (ms_stats_on_alloc / ms_stats_on_free).
+ *    new local peak), a free above its floor (no unreserve).  Everything
+ *    else takes the full path (ms_stats_on_alloc / ms_stats_on_free).
  *  - Invariant kept by every operation: net <= reserved <= net + 2*batch,
  *    where net = alloc_bytes - freed_bytes of that slot.  An operation that
  *    would break it first moves reserved_total (and raises reserved_peak),
