@@ -307,31 +307,29 @@ static bool atomic_finish(void* context, const bench_run_totals* totals, char* m
 
 /* ---- the table -------------------------------------------------------------- */
 
+/* One entry of the table: its functions, and TAG names its workers
+ * (BENCH_INSTANTIATE). */
+#define BENCH_VARIANT(NAME, REFERENCE, DESCRIPTION, SETUP, FINISH, TAG, ALLOC, FREE, READ) \
+    {.name = NAME,                                                                       \
+     .reference = REFERENCE,                                                             \
+     .description = DESCRIPTION,                                                         \
+     .setup = SETUP,                                                                     \
+     .finish = FINISH,                                                                   \
+     BENCH_THREAD_MAINS(TAG),                                                            \
+     .alloc = ALLOC,                                                                     \
+     .free = FREE,                                                                       \
+     .read_figures = READ}
+
 /* A variant without statistics: nothing to set up or check, and its
  * readers' extra thread reads private values (read_nothing). */
 #define BENCH_PLAIN_VARIANT(NAME, REFERENCE, DESCRIPTION, TAG, ALLOC, FREE) \
-    {.name = NAME,                                                       \
-     .reference = REFERENCE,                                             \
-     .description = DESCRIPTION,                                         \
-     .setup = no_setup,                                                  \
-     .finish = no_finish,                                                \
-     BENCH_THREAD_MAINS(TAG),                                            \
-     .alloc = ALLOC,                                                     \
-     .free = FREE,                                                       \
-     .read_figures = read_nothing}
+    BENCH_VARIANT(NAME, REFERENCE, DESCRIPTION, no_setup, no_finish, TAG, ALLOC, FREE, read_nothing)
 
 /* The strategy with the given setup: its figures are checked at the end
  * and read by the readers' extra thread. */
-#define BENCH_STRATEGY_VARIANT(NAME, REFERENCE, DESCRIPTION, SETUP) \
-    {.name = NAME,                                                  \
-     .reference = REFERENCE,                                        \
-     .description = DESCRIPTION,                                    \
-     .setup = SETUP,                                                \
-     .finish = strategy_finish,                                     \
-     BENCH_THREAD_MAINS(strategy),                                  \
-     .alloc = strategy_alloc,                                       \
-     .free = strategy_free,                                         \
-     .read_figures = strategy_read}
+#define BENCH_STRATEGY_VARIANT(NAME, REFERENCE, DESCRIPTION, SETUP)                              \
+    BENCH_VARIANT(NAME, REFERENCE, DESCRIPTION, SETUP, strategy_finish, strategy, strategy_alloc, \
+                  strategy_free, strategy_read)
 
 const bench_variant bench_variants[] = {
     BENCH_PLAIN_VARIANT("malloc", NULL,
@@ -346,24 +344,12 @@ const bench_variant bench_variants[] = {
     BENCH_PLAIN_VARIANT("baseline-header", "malloc",
                         "BASELINE (bench only): 16-byte size header, no counters",
                         header, header_glibc_alloc, header_glibc_free),
-    {.name = "baseline-mutex",
-     .reference = "malloc",
-     .description = "BASELINE (bench only): header + one mutex around shared counters",
-     .setup = mutex_setup,
-     .finish = mutex_finish,
-     BENCH_THREAD_MAINS(mutex),
-     .alloc = baseline_mutex_alloc,
-     .free = baseline_mutex_free,
-     .read_figures = mutex_read},
-    {.name = "baseline-atomic",
-     .reference = "malloc",
-     .description = "BASELINE (bench only): header + shared atomic counters, CAS-max peak",
-     .setup = atomic_setup,
-     .finish = atomic_finish,
-     BENCH_THREAD_MAINS(atomic),
-     .alloc = baseline_atomic_alloc,
-     .free = baseline_atomic_free,
-     .read_figures = atomic_read},
+    BENCH_VARIANT("baseline-mutex", "malloc",
+                  "BASELINE (bench only): header + one mutex around shared counters",
+                  mutex_setup, mutex_finish, mutex, baseline_mutex_alloc, baseline_mutex_free, mutex_read),
+    BENCH_VARIANT("baseline-atomic", "malloc",
+                  "BASELINE (bench only): header + shared atomic counters, CAS-max peak",
+                  atomic_setup, atomic_finish, atomic, baseline_atomic_alloc, baseline_atomic_free, atomic_read),
 #if BENCH_HAVE_PEERS
     BENCH_PLAIN_VARIANT("jemalloc", NULL,
                         "raw jemalloc 5.3 mallocx/dallocx",
