@@ -68,7 +68,7 @@ run() {
     instructions="$(callgrind_annotate "$file" 2>/dev/null |
         awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')"
     own="$(callgrind_annotate --auto=no --inclusive=no --threshold=100 "$file" 2>/dev/null |
-        awk '/:(default_allocate|default_deallocate|(de)?allocate_(over_backend|with_cache)|allocate_from_backend|cache_[a-z_]*|ms_[a-z_]*)( |$)/ {gsub(",", "", $1); s += $1}
+        awk '/:(default_allocate|default_deallocate|(de)?allocate_(over_backend|with_cache|cache_slow)|cache_[a-z_]*|ms_[a-z_]*)( |$)/ {gsub(",", "", $1); s += $1}
              END {print s + 0}')"
     echo "$instructions $allocations $own"
 }

@@ -278,7 +278,7 @@ static ms_kind kind_of(const ms_default* s) {
  * class is empty, the size is not cached, or (`look_up`) the thread's slot
  * was not cached (its first operation on the strategy, or the first after a
  * peak reset), so the thread's cache is looked up now. */
-static MS_NOINLINE void* allocate_from_backend(ms_default* s, size_t size, bool look_up) {
+static MS_NOINLINE void* allocate_cache_slow(ms_default* s, size_t size, bool look_up) {
     if (look_up) {
         size_t c = MS_CACHE_CLASS(size);
         void** cell = ms_stats_owner_cell_slow(&s->stats);
@@ -323,14 +323,14 @@ static MS_ALWAYS_INLINE void* allocate_hot(MemoryStrategy* base, size_t size, ms
     if (MS_UNLIKELY(size - 1 >= gate)) return allocate_slow(s, size, __builtin_return_address(0));
     if (kind == MS_KIND_CACHE) {
         size_t c = MS_CACHE_CLASS(size);
-        if (MS_UNLIKELY(c >= MS_CACHE_CLASSES)) return allocate_from_backend(s, size, false);
+        if (MS_UNLIKELY(c >= MS_CACHE_CLASSES)) return allocate_cache_slow(s, size, false);
         /* The owner cell is this thread's only while its slot is cached. */
-        if (MS_UNLIKELY(!ms_stats_slot_cached(&s->stats))) return allocate_from_backend(s, size, true);
+        if (MS_UNLIKELY(!ms_stats_slot_cached(&s->stats))) return allocate_cache_slow(s, size, true);
         ms_thread_cache* cache = *ms_stats_owner_cell();
         if (MS_LIKELY(cache != NULL && cache->head[c] != NULL)) {
             return ms_commit_plain_cached(s, cache_pop(cache, c, size), size, MS_CACHE_TWEAK);
         }
-        return allocate_from_backend(s, size, false); /* tail calls: no frame on the way here */
+        return allocate_cache_slow(s, size, false); /* tail calls: no frame on the way here */
     }
     void* raw = kind == MS_KIND_MALLOC ? malloc(size + sizeof(ms_block_header))
                                        : s->backend_allocate(s->backend_context, size + sizeof(ms_block_header));
