@@ -413,6 +413,15 @@ def ops_cache_seeds():
         # a refused first request.
         "cache_lookup_first": bytes([EXTENSION]) + ext(0, 2) + bytes([FAIL_NEXT]) + small(1) +
         bytes([DEGRADE, 6, DEGRADE, 3]) + small(1) + free_op(0) + small(2) + reads(),
+        # The depot (N = 1): of seven frees of class 2 (9 .. 24 bytes) the
+        # first is kept, the next four each hand the full class's list to
+        # the depot's next empty slot, the last two go back; double frees of
+        # blocks in the depot; then requests pop the thread's block, take
+        # the depot's lists in slot order, and ask the backend, whose
+        # failure told before stays pending until then.
+        "cache_depot": bytes([EXTENSION]) + ext(0, 1) + b"".join(small(n) for n in (10, 12, 14, 16, 18, 20, 22)) +
+        free_op(0) * 7 + bytes([DOUBLE_FREE, 0, DOUBLE_FREE, 3, FAIL_NEXT]) +
+        b"".join(small(n) for n in (9, 11, 13, 15, 17, 19, 21, 23)) + reads() + free_op(0) * 3 + small(24) + reads(),
         # Direct default_deallocate: to the backend even with room in the
         # class, also for a popped block (its size not a multiple of 16: the
         # rest of its class's room must not stay poisoned under ASan) and an

@@ -47,11 +47,14 @@
  * block of up to 2040 bytes asks the backend for its class's room (class c:
  * 16c - 8 bytes, plus the header); a free through the vtable of such a live
  * block keeps it in its class while the class holds fewer than N (the
- * backend not called), else gives it back;
+ * backend not called); into a full class, it first hands the class's list
+ * to the first empty one of the depot's 4 lists of the class, then keeps
+ * the block; with those full too it gives the block back;
  * a direct default_deallocate, the old block of a resize, larger and
  * aligned blocks always go back.  Only the vtable's allocate takes a block
- * from the cache: exactly the last one kept in the request's class, without
- * asking the backend (a pending backend failure stays pending); a popped
+ * from the cache: exactly the last one kept in the request's class (an
+ * empty class first takes the depot's first non-empty list of the class),
+ * without asking the backend (a pending backend failure stays pending); a popped
  * block the memory limit refuses goes back to the backend.  A freed pointer
  * handed out again is live again (no longer a double free to try); a
  * cached one freed again is a DOUBLE_FREE; destroy gives every cached
@@ -95,6 +98,7 @@
 #define CACHE_MAX_SIZE 2040u              /* thread cache: largest cached size, documented in default_strategy.h */
 #define CACHE_CLASSES 129u                /* thread cache classes 1 .. 128 (16 bytes wide); 0 unused */
 #define CACHE_MAX_BLOCKS 4096u            /* the largest config.thread_cache_blocks create accepts */
+#define DEPOT_LISTS 4u                    /* thread cache: the depot's lists per class */
 
 /* ---- the backend: capped, never reusing memory ------------------------ */
 
@@ -258,7 +262,8 @@ typedef struct Run {
      * config); cache[c] the backend blocks in class c, the last kept last. */
     size_t cache_blocks;
     CacheClass cache[CACHE_CLASSES];
-    size_t cached_total; /* blocks in all classes */
+    CacheClass depot[CACHE_CLASSES][DEPOT_LISTS]; /* the depot's lists (empty or N blocks) */
+    size_t cached_total; /* blocks in all classes and the depot */
     bool extended;       /* the input has the extension byte: opcodes mod OP_COUNT */
     /* A validate that failed on a recognisable strategy closed the hot
      * paths' gates (ms_close_gates), for good: allocations then take the
@@ -441,10 +446,28 @@ static size_t cache_class(const Run* r, size_t size) {
     return (size + 23u) / 16u;
 }
 
-/* The block a pop from class c takes (the last one kept), NULL if empty. */
-static unsigned char* cache_top(const Run* r, size_t c) {
-    const CacheClass* k = &r->cache[c];
-    return k->count == 0 ? NULL : k->raw[k->count - 1];
+/* The first non-empty list of class c in the depot, NULL if none. */
+static CacheClass* depot_first(Run* r, size_t c) {
+    for (size_t k = 0; k < DEPOT_LISTS; k++) {
+        if (r->depot[c][k].count != 0) return &r->depot[c][k];
+    }
+    return NULL;
+}
+
+/* The thread's list of class c and a list of the depot trade places: a
+ * full class's list goes to an empty slot (depot_put), a slot's list fills
+ * an empty class (depot_take). */
+static void cache_trade(Run* r, size_t c, CacheClass* slot) {
+    CacheClass own = r->cache[c];
+    r->cache[c] = *slot;
+    *slot = own;
+}
+
+/* The block a pop from class c takes (the last one kept, or the last of
+ * the list an empty class takes from the depot), NULL if none. */
+static unsigned char* cache_top(Run* r, size_t c) {
+    const CacheClass* k = r->cache[c].count != 0 ? &r->cache[c] : depot_first(r, c);
+    return k == NULL ? NULL : k->raw[k->count - 1];
 }
 
 static void cache_keep(Run* r, size_t c, unsigned char* raw) {
@@ -470,9 +493,15 @@ static void forget_freed(Run* r, const unsigned char* ptr) {
     }
 }
 
-/* Takes the last block kept in class c out of the model (a pop). */
+/* Takes the last block kept in class c out of the model (a pop), an empty
+ * class first taking the depot's first list. */
 static unsigned char* cache_take(Run* r, size_t c) {
     CacheClass* k = &r->cache[c];
+    if (k->count == 0) {
+        CacheClass* slot = depot_first(r, c);
+        FUZZ_CHECK(slot != NULL && slot->count == r->cache_blocks);
+        cache_trade(r, c, slot);
+    }
     FUZZ_CHECK(k->count != 0);
     unsigned char* raw = k->raw[--k->count];
     r->cached_total--;
@@ -480,9 +509,25 @@ static unsigned char* cache_take(Run* r, size_t c) {
     return raw;
 }
 
+/* Class c is full: its list goes to the depot's first empty slot.  False
+ * if the depot has none for c. */
+static bool depot_put(Run* r, size_t c) {
+    for (size_t k = 0; k < DEPOT_LISTS; k++) {
+        if (r->depot[c][k].count == 0) {
+            cache_trade(r, c, &r->depot[c][k]);
+            return true;
+        }
+    }
+    return false;
+}
+
 static void cache_free_all(Run* r) {
-    for (size_t c = 0; c < CACHE_CLASSES; c++) free(r->cache[c].raw);
+    for (size_t c = 0; c < CACHE_CLASSES; c++) {
+        free(r->cache[c].raw);
+        for (size_t k = 0; k < DEPOT_LISTS; k++) free(r->depot[c][k].raw);
+    }
     memset(r->cache, 0, sizeof r->cache);
+    memset(r->depot, 0, sizeof r->depot);
     r->cached_total = 0;
 }
 
@@ -701,7 +746,7 @@ static void op_allocate_aligned(Run* r, size_t alignment, size_t size) {
 static void settle_release(Run* r, const Block* b, uint64_t free_calls, bool cacheable) {
     unsigned char* back = b->raw;
     size_t c = cacheable && b->alignment == 0 ? cache_class(r, b->size) : 0;
-    if (c != 0 && r->cache[c].count < r->cache_blocks) {
+    if (c != 0 && (r->cache[c].count < r->cache_blocks || depot_put(r, c))) {
         cache_keep(r, c, b->raw);
         back = NULL;
     } else if (r->quarantine != 0) {
@@ -2200,6 +2245,11 @@ static void finish(Run* r, bool leak_at_destroy) {
     for (size_t c = 1; c < CACHE_CLASSES; c++) {
         for (size_t i = 0; i < r->cache[c].count; i++) {
             FUZZ_CHECK(backend_got_back(&r->backend, r->cache[c].raw[i]));
+        }
+        for (size_t k = 0; k < DEPOT_LISTS; k++) {
+            for (size_t i = 0; i < r->depot[c][k].count; i++) {
+                FUZZ_CHECK(backend_got_back(&r->backend, r->depot[c][k].raw[i]));
+            }
         }
     }
     cache_free_all(r);

@@ -140,26 +140,78 @@ static MS_ALWAYS_INLINE ms_block_header* cache_pop(ms_thread_cache* cache, size_
     return header;
 }
 
+/* The thread's cache in its owner cell `cell`, created on first use; NULL
+ * if the thread has no slot (NULL `cell`) or no memory for the cache. */
+static ms_thread_cache* cache_of(void** cell) {
+    if (cell == NULL) return NULL;
+    if (*cell == NULL) *cell = calloc(1, sizeof(ms_thread_cache));
+    return *cell;
+}
+
+/* Class c of `cache` is full: hands its whole list to an empty slot of the
+ * depot and empties the class.  False if every slot was taken.  The relaxed
+ * load only skips slots seen full; the CAS from NULL decides (no ABA: NULL
+ * says nothing about a list), and its release publishes the list's links and
+ * headers to the thread that takes it (depot_take's acquire). */
+static bool depot_put(ms_default* s, ms_thread_cache* cache, size_t c) {
+    for (size_t k = 0; k < MS_DEPOT_LISTS; k++) {
+        _Atomic(ms_block_header*)* slot = &s->depot->list[c][k];
+        ms_block_header* empty = NULL;
+        if (ms_load_relaxed(slot) == NULL && ms_cas_release(slot, &empty, cache->head[c])) {
+            cache->head[c] = NULL;
+            cache->count[c] = 0;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Class c of `cache` is empty: fills it with a whole list from the depot.
+ * False if the depot had none for c.  The exchange with NULL makes this
+ * thread the list's one owner; acquire pairs with depot_put's release. */
+static bool depot_take(ms_default* s, ms_thread_cache* cache, size_t c) {
+    for (size_t k = 0; k < MS_DEPOT_LISTS; k++) {
+        _Atomic(ms_block_header*)* slot = &s->depot->list[c][k];
+        if (ms_load_relaxed(slot) == NULL) continue;
+        ms_block_header* list = ms_exchange_acquire(slot, NULL);
+        if (list != NULL) {
+            cache->head[c] = list;
+            cache->count[c] = (uint16_t)s->cache_blocks;
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Keeps a freed block (its check already marked freed) in the thread's
  * cache whose owner cell is `cell` if its size is cached and its class has
- * room, creating the cache on the thread's first free into it; otherwise
- * (also for NULL `cell`: the thread has no slot, so no cache; or no memory
- * for the cache) gives it back to the backend. */
+ * room, or once the class's list went to the depot; otherwise (also for
+ * NULL `cell`: the thread has no slot, so no cache; or no memory for the
+ * cache) gives it back to the backend. */
 static MS_NOINLINE void cache_keep_or_release(ms_default* s, void** cell, ms_block_header* header, uint64_t size) {
-    if (size <= MS_CACHE_MAX_SIZE && cell != NULL) {
+    if (size <= MS_CACHE_MAX_SIZE) {
         size_t c = (size_t)MS_CACHE_CLASS(size); /* its backend block has the class's room */
-        ms_thread_cache* cache = *cell;
-        if (cache == NULL) {
-            cache = calloc(1, sizeof *cache);
-            *cell = cache;
-        }
-        if (cache != NULL && cache->count[c] < s->cache_blocks) {
+        ms_thread_cache* cache = cache_of(cell);
+        if (cache != NULL && (cache->count[c] < s->cache_blocks || depot_put(s, cache, c))) {
             cache_push(cache, header, c);
             return;
         }
     }
     ms_cache_unpoison_room(s, header + 1, size);
     ms_backend_release(s, header);
+}
+
+/* Gives the blocks of a list of class c (cached, so poisoned) back to the
+ * backend. */
+static void cache_release_list(ms_default* s, ms_block_header* header, size_t c) {
+    while (header != NULL) {
+        void* block = header + 1;
+        ms_block_header* next;
+        cache_unpoison(block, MS_CACHE_ROOM(c));
+        memcpy(&next, block, sizeof next);
+        ms_backend_release(s, header);
+        header = next;
+    }
 }
 
 /* ---- the hot path ------------------------------------------------------- */
@@ -275,15 +327,16 @@ static ms_kind kind_of(const ms_default* s) {
 }
 
 /* The cache kind's allocation when the hot path found no cached block: the
- * class is empty, the size is not cached, or (`look_up`) the thread's slot
- * was not cached (its first operation on the strategy, or the first after a
- * peak reset), so the thread's cache is looked up now. */
+ * size is not cached, the class is empty (a list from the depot may fill
+ * it), or (`look_up`) the thread's slot was not cached (its first operation
+ * on the strategy, or the first after a peak reset), so the thread's cache
+ * is looked up now. */
 static MS_NOINLINE void* allocate_cache_slow(ms_default* s, size_t size, bool look_up) {
-    if (look_up) {
-        size_t c = MS_CACHE_CLASS(size);
-        void** cell = ms_stats_owner_cell_slow(&s->stats);
-        ms_thread_cache* cache = cell == NULL ? NULL : *cell;
-        if (cache != NULL && cache->head[c] != NULL) {
+    size_t c = MS_CACHE_CLASS(size);
+    if (c < MS_CACHE_CLASSES) {
+        /* Without look_up the hot path found the slot cached. */
+        ms_thread_cache* cache = cache_of(look_up ? ms_stats_owner_cell_slow(&s->stats) : ms_stats_owner_cell());
+        if (cache != NULL && (cache->head[c] != NULL || depot_take(s, cache, c))) {
             return ms_commit_plain(s, cache_pop(cache, c, size), size, MS_CACHE_TWEAK);
         }
     }
@@ -296,10 +349,18 @@ static MS_NOINLINE void* allocate_cache_slow(ms_default* s, size_t size, bool lo
 static void cache_drain(void* value, void* context) {
     ms_thread_cache* cache = value;
     ms_default* s = context;
-    for (size_t c = 1; c < MS_CACHE_CLASSES; c++) {
-        while (cache->head[c] != NULL) ms_backend_release(s, cache_pop(cache, c, MS_CACHE_ROOM(c)));
-    }
+    for (size_t c = 1; c < MS_CACHE_CLASSES; c++) cache_release_list(s, cache->head[c], c);
     free(cache);
+}
+
+/* destroy: gives the depot's lists back to the backend (relaxed: destroy
+ * runs alone, after the caller's join). */
+static void depot_drain(ms_default* s) {
+    if (s->depot == NULL) return;
+    for (size_t c = 1; c < MS_CACHE_CLASSES; c++) {
+        for (size_t k = 0; k < MS_DEPOT_LISTS; k++) cache_release_list(s, ms_load_relaxed(&s->depot->list[c][k]), c);
+    }
+    free(s->depot);
 }
 
 /* ---- the hot paths -------------------------------------------------------- */
@@ -539,6 +600,12 @@ DefaultStrategy* create_default_strategy_with(const DefaultStrategyConfig* confi
          * direct default_allocate calls take the out-of-line one. */
         s->plain_tweak = MS_CACHE_TWEAK;
         s->cache_blocks = config->thread_cache_blocks;
+        s->depot = calloc(1, sizeof *s->depot);
+        if (s->depot == NULL) {
+            free(s->name);
+            free(s);
+            return NULL;
+        }
     } else if (parent != NULL || config->backend_allocate != NULL) {
         /* Its own hot path (ms_default_vtable); direct default_allocate
          * calls take the out-of-line one. */
@@ -590,6 +657,7 @@ void destroy_default_strategy(DefaultStrategy* strategy) {
     }
     ms_quarantine_drain(s);
     ms_stats_drain_owner_cells(&s->stats, cache_drain, s); /* the thread caches */
+    depot_drain(s);
     state_tracker_transition(&s->tracker, STRATEGY_SHUTTING_DOWN, STRATEGY_DESTROYED);
     ms_registry_release(s);
     ms_tracking_destroy(s->tracking);

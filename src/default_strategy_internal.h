@@ -132,6 +132,19 @@ typedef struct ms_thread_cache {
     void* head[MS_CACHE_CLASSES];
 } ms_thread_cache;
 
+/* Lists the depot holds per class. */
+#define MS_DEPOT_LISTS 4u
+
+/* The thread cache's depot, shared by the strategy's threads: a thread whose
+ * class is full hands its whole list (cache_blocks blocks) to an empty slot
+ * by compare-and-swap from NULL (release), and a thread whose class is empty
+ * takes a whole list by exchange with NULL (acquire), so blocks freed by one
+ * thread serve another thread's allocations.  Each list has exactly one
+ * owner at any time (models/CacheDepot.tla); destroy gives the lists back. */
+typedef struct ms_cache_depot {
+    _Atomic(ms_block_header*) list[MS_CACHE_CLASSES][MS_DEPOT_LISTS]; /* NULL: empty */
+} ms_cache_depot;
+
 typedef struct ms_default {
     DefaultStrategy pub; /* first: a MemoryStrategy* is an ms_default* */
     /* Read by every operation, written only at create/destroy. */
@@ -158,6 +171,7 @@ typedef struct ms_default {
      * MS_CACHE_TWEAK or MS_DEBUG_TWEAK (see ms_block_header). */
     uint64_t plain_tweak;
     uint64_t cache_blocks; /* config.thread_cache_blocks (0 without a cache) */
+    ms_cache_depot* depot; /* with a thread cache, else NULL */
     StrategyBackendAllocate backend_allocate; /* NULL: malloc */
     StrategyBackendFree backend_free;         /* NULL: free */
     void* backend_context;                    /* the parent, if there is one */

@@ -22,6 +22,7 @@
 #define ms_fetch_add_release(p, v) atomic_fetch_add_explicit((p), (v), memory_order_release)
 #define ms_fetch_and_release(p, v) atomic_fetch_and_explicit((p), (v), memory_order_release)
 #define ms_exchange_acq_rel(p, v) atomic_exchange_explicit((p), (v), memory_order_acq_rel)
+#define ms_exchange_acquire(p, v) atomic_exchange_explicit((p), (v), memory_order_acquire)
 
 /* Strong compare-and-swap.  On success the order is acq_rel (the new value is
  * published and what the previous writer published is visible); on failure
@@ -30,6 +31,13 @@
     atomic_compare_exchange_strong_explicit((p), (expected), (desired),       \
                                             memory_order_acq_rel,             \
                                             memory_order_acquire)
+
+/* Strong compare-and-swap that publishes: release on success, relaxed on
+ * failure (the caller then uses nothing it read). */
+#define ms_cas_release(p, expected, desired)                                  \
+    atomic_compare_exchange_strong_explicit((p), (expected), (desired),       \
+                                            memory_order_release,             \
+                                            memory_order_relaxed)
 
 /* Raises *p to at least v.  Relaxed throughout: callers use the maximum as
  * a value only (nothing else is published through it), and the modification

@@ -9,8 +9,12 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <atomic>
+#include <condition_variable>
 #include <cstring>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <thread>
 #include <vector>
@@ -116,29 +120,99 @@ TEST_F(ThreadCacheTest, ThePeakAfterAResetKeepsTheAllocationsAfterIt) {
     EXPECT_EQ(errors_.size(), 0u);
 }
 
-TEST_F(ThreadCacheTest, KeepsAtMostTheConfiguredBlocksPerClass) {
+// A class holds up to N blocks; a free into a full class hands the class's
+// list to the depot (4 lists per class) and starts a new one; with the
+// depot's lists of the class taken too, the block goes back.  Requests of
+// the class then pop the thread's own list, then the depot's lists in slot
+// order, then ask the backend.
+TEST_F(ThreadCacheTest, KeepsAtMostTheConfiguredBlocksPerClassAndHandsFullListsToTheDepot) {
+    const size_t kPerClass = 20;  // 3 kept, 4 lists of 3 in the depot, 5 back
     Strategy s = Create(3);
     std::vector<void*> blocks;
-    for (int i = 0; i < 10; i++) blocks.push_back(Allocate(s.get(), 64));
-    for (int i = 0; i < 10; i++) blocks.push_back(Allocate(s.get(), 80));  // another class (73 .. 88)
+    for (size_t i = 0; i < kPerClass; i++) blocks.push_back(Allocate(s.get(), 64));
+    for (size_t i = 0; i < kPerClass; i++) blocks.push_back(Allocate(s.get(), 80));  // another class (73 .. 88)
     for (void* p : blocks) Free(s.get(), p);
-    EXPECT_EQ(backend_.free_calls(), 14u);  // 7 of each class
-    EXPECT_EQ(backend_.live_count(), 6u);
-
-    std::set<void*> cached;
-    for (size_t i = 10; i < 20; i++) {
-        if (backend_.IsLive(Raw(blocks[i]))) cached.insert(blocks[i]);
+    EXPECT_EQ(backend_.free_calls(), 10u);  // the last 5 of each class
+    EXPECT_EQ(backend_.live_count(), 30u);
+    for (size_t i = 0; i < 2 * kPerClass; i++) {
+        EXPECT_EQ(backend_.IsLive(Raw(blocks[i])), i % kPerClass < 15) << i;
     }
-    ASSERT_EQ(cached.size(), 3u);
-    // Requests of the class get the cached blocks first, then the backend_'s.
+
+    // The thread's own list (freed 12, 13, 14: last in, first out), then
+    // the depot's lists: slot 0 holds the first three freed, and so on.
+    const size_t kOrder[] = {14, 13, 12, 2, 1, 0, 5, 4, 3, 8, 7, 6, 11, 10, 9};
     std::vector<void*> again;
-    for (int i = 0; i < 5; i++) again.push_back(Allocate(s.get(), 75));
-    for (int i = 0; i < 3; i++) EXPECT_EQ(cached.count(again[static_cast<size_t>(i)]), 1u) << i;
-    EXPECT_EQ(backend_.allocate_calls(), 22u);
+    for (size_t i = 0; i < 17; i++) again.push_back(Allocate(s.get(), 75));
+    for (size_t i = 0; i < 15; i++) EXPECT_EQ(again[i], blocks[kPerClass + kOrder[i]]) << i;
+    EXPECT_EQ(backend_.allocate_calls(), 2 * kPerClass + 2);  // the last two
     for (void* p : again) Free(s.get(), p);
     EXPECT_EQ(get_current_usage(s.get()), 0u);
-    EXPECT_EQ(get_allocation_count(s.get()), 25u);
-    EXPECT_EQ(get_deallocation_count(s.get()), 25u);
+    EXPECT_EQ(get_allocation_count(s.get()), 2 * kPerClass + 17);
+    EXPECT_EQ(get_deallocation_count(s.get()), 2 * kPerClass + 17);
+    EXPECT_EQ(errors_.size(), 0u);
+}
+
+// Runs tasks on a thread of its own, one at a time, each to completion.
+class Worker {
+  public:
+    Worker() : thread_([this] { Loop(); }) {}
+    ~Worker() {
+        Run(nullptr);
+        thread_.join();
+    }
+    // Runs `task` on the worker (nullptr: makes it exit) and waits for it.
+    void Run(std::function<void()> task) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        task_ = std::move(task);
+        pending_ = true;
+        changed_.notify_all();
+        changed_.wait(lock, [this] { return !pending_; });
+    }
+
+  private:
+    void Loop() {
+        for (;;) {
+            std::unique_lock<std::mutex> lock(mutex_);
+            changed_.wait(lock, [this] { return pending_; });
+            std::function<void()> task = std::move(task_);
+            if (task) task();
+            pending_ = false;
+            changed_.notify_all();
+            if (!task) return;
+        }
+    }
+
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    std::function<void()> task_;
+    bool pending_ = false;
+    std::thread thread_;  // last: starts once the rest is set up
+};
+
+// A thread that only allocates (a producer) gets the blocks another thread
+// (a consumer) freed, through the depot: the consumer keeps N and hands on
+// full lists; the producer takes them whole.
+TEST_F(ThreadCacheTest, AProducerReusesWhatAConsumerFreedThroughTheDepot) {
+    const size_t kBlocks = 40;
+    Strategy s = Create(3);
+    Worker producer;
+    std::vector<void*> first, second;
+    producer.Run([&] {
+        for (size_t i = 0; i < kBlocks; i++) first.push_back(Allocate(s.get(), 64));
+    });
+    for (void* p : first) Free(s.get(), p);  // this thread: keeps 3, 4 lists to the depot, 25 back
+    EXPECT_EQ(backend_.free_calls(), kBlocks - 15);
+    uint64_t calls = backend_.allocate_calls();
+    producer.Run([&] {
+        for (size_t i = 0; i < kBlocks; i++) second.push_back(Allocate(s.get(), 64));
+    });
+    EXPECT_EQ(backend_.allocate_calls() - calls, kBlocks - 12);  // the depot's 4 lists of 3 were reused
+    std::set<void*> listed(first.begin(), first.begin() + 12);  // the first 12 freed went to the depot
+    for (size_t i = 0; i < 12; i++) EXPECT_EQ(listed.count(second[i]), 1u) << i;
+    for (void* p : second) Free(s.get(), p);
+    EXPECT_EQ(get_current_usage(s.get()), 0u);
+    EXPECT_EQ(get_allocation_count(s.get()), 2 * kBlocks);
+    EXPECT_EQ(get_deallocation_count(s.get()), 2 * kBlocks);
     EXPECT_EQ(errors_.size(), 0u);
 }
 
@@ -335,6 +409,24 @@ TEST(ThreadCacheDeathTest, CachedMemoryIsPoisonedUnderAsan) {
     EXPECT_DEATH(q[64] = 4, "AddressSanitizer: use-after-poison");
     Free(s.get(), const_cast<unsigned char*>(q));
 }
+
+// A block in a list the depot holds stays poisoned.
+TEST(ThreadCacheDeathTest, MemoryInTheDepotIsPoisonedUnderAsan) {
+    DefaultStrategyConfig config{};
+    config.thread_cache_blocks = 1;
+    Strategy s(create_default_strategy_with(&config));
+    ASSERT_NE(s, nullptr);
+    auto* p = static_cast<volatile unsigned char*>(Allocate(s.get(), 72));
+    void* q = Allocate(s.get(), 72);
+    Free(s.get(), const_cast<unsigned char*>(p));
+    Free(s.get(), q);  // the class was full: p's list went to the depot
+    EXPECT_DEATH(p[8] = 2, "AddressSanitizer: use-after-poison");
+    EXPECT_EQ(Allocate(s.get(), 72), q);
+    EXPECT_EQ(Allocate(s.get(), 72), const_cast<unsigned char*>(p));  // from the depot
+    p[71] = 3;
+    Free(s.get(), const_cast<unsigned char*>(p));
+    Free(s.get(), q);
+}
 #endif
 
 // Blocks handed from thread to thread land in the freeing thread's cache;
@@ -378,6 +470,62 @@ TEST_F(ThreadCacheTest, ThreadsHandingBlocksOverKeepExactFigures) {
         EXPECT_EQ(get_allocation_count(s.get()), kThreads * kRounds);
         EXPECT_EQ(get_deallocation_count(s.get()), kThreads * kRounds);
         EXPECT_GT(backend_.live_count(), 0u);  // held by the exited threads' caches
+        EXPECT_TRUE(default_validate(&s->base));
+    }
+    EXPECT_EQ(backend_.live_count(), 0u);
+    EXPECT_EQ(backend_.bad_frees(), 0u);
+    EXPECT_EQ(errors_.size(), 0u);
+}
+
+// Consumers free blocks while producers allocate, with nothing between them
+// but the depot (the flag they share is relaxed: it orders nothing), so
+// under ThreadSanitizer every reused block's links and header are ordered
+// only by depot_put's release and depot_take's acquire.  The producers keep
+// allocating past the consumers' end by more than the depot holds, so some
+// block freed by a consumer is reused whatever the interleaving.
+TEST_F(ThreadCacheTest, ProducersAndConsumersShareBlocksOnlyThroughTheDepot) {
+    const size_t kPairs = 2, kBlocks = mstest::Scaled(4000, 1000), kCap = 1000000;
+    const size_t kPerClass = 3 + 4 * 3;  // what one class keeps: 3, and the depot's 4 lists of 3
+    {
+        Strategy s = Create(3);
+        std::vector<std::vector<void*>> freeing(kPairs), got(kPairs);
+        std::set<void*> freed_set;
+        for (auto& blocks : freeing) {
+            for (size_t i = 0; i < kBlocks; i++) blocks.push_back(Allocate(s.get(), 48));
+            freed_set.insert(blocks.begin(), blocks.end());
+        }
+        std::atomic<size_t> consumers_left{kPairs};
+        std::vector<size_t> reused(kPairs, 0);
+        std::vector<std::thread> threads;
+        for (size_t t = 0; t < kPairs; t++) {
+            threads.emplace_back([&, t] {
+                for (void* p : freeing[t]) Free(s.get(), p);
+                consumers_left.fetch_sub(1, std::memory_order_relaxed);
+            });
+            threads.emplace_back([&, t] {
+                size_t after = 0;
+                while (after <= kPairs * kPerClass) {
+                    ASSERT_LT(got[t].size(), kCap);
+                    if (consumers_left.load(std::memory_order_relaxed) == 0) after++;
+                    auto* p = static_cast<unsigned char*>(Allocate(s.get(), 44));  // the same class (41 .. 56)
+                    ASSERT_NE(p, nullptr);
+                    std::memset(p, static_cast<int>(t), 44);
+                    if (freed_set.count(p) != 0) reused[t]++;
+                    got[t].push_back(p);
+                }
+            });
+        }
+        for (auto& thread : threads) thread.join();
+        EXPECT_GT(reused[0] + reused[1], 0u);
+        size_t allocated = kPairs * kBlocks;
+        for (auto& blocks : got) {
+            for (void* p : blocks) Free(s.get(), p);
+            allocated += blocks.size();
+        }
+        EXPECT_EQ(get_current_usage(s.get()), 0u);
+        EXPECT_EQ(get_allocation_count(s.get()), allocated);
+        EXPECT_EQ(get_deallocation_count(s.get()), allocated);
+        EXPECT_EQ(get_total_allocated(s.get()), 48u * kPairs * kBlocks + 44u * (allocated - kPairs * kBlocks));
         EXPECT_TRUE(default_validate(&s->base));
     }
     EXPECT_EQ(backend_.live_count(), 0u);
