@@ -148,12 +148,26 @@ static ms_thread_cache* cache_of(void** cell) {
     return *cell;
 }
 
+/* How many of class c's depot slots a relaxed look finds empty: a hint
+ * only (the CAS or the exchange decides), taken without a branch per slot
+ * so that a thread that misses often (a burst larger than the cache) pays
+ * little for finding the depot full or empty. */
+static MS_ALWAYS_INLINE unsigned depot_empty_slots(const ms_default* s, size_t c) {
+    unsigned empty = 0;
+#if defined(__GNUC__)
+#pragma GCC unroll 8
+#endif
+    for (size_t k = 0; k < MS_DEPOT_LISTS; k++) empty += ms_load_relaxed(&s->depot->list[c][k]) == NULL;
+    return empty;
+}
+
 /* Class c of `cache` is full: hands its whole list to an empty slot of the
  * depot and empties the class.  False if every slot was taken.  The relaxed
- * load only skips slots seen full; the CAS from NULL decides (no ABA: NULL
+ * loads only skip slots seen full; the CAS from NULL decides (no ABA: NULL
  * says nothing about a list), and its release publishes the list's links and
  * headers to the thread that takes it (depot_take's acquire). */
 static bool depot_put(ms_default* s, ms_thread_cache* cache, size_t c) {
+    if (depot_empty_slots(s, c) == 0) return false;
     for (size_t k = 0; k < MS_DEPOT_LISTS; k++) {
         _Atomic(ms_block_header*)* slot = &s->depot->list[c][k];
         ms_block_header* empty = NULL;
@@ -170,6 +184,7 @@ static bool depot_put(ms_default* s, ms_thread_cache* cache, size_t c) {
  * False if the depot had none for c.  The exchange with NULL makes this
  * thread the list's one owner; acquire pairs with depot_put's release. */
 static bool depot_take(ms_default* s, ms_thread_cache* cache, size_t c) {
+    if (depot_empty_slots(s, c) == MS_DEPOT_LISTS) return false;
     for (size_t k = 0; k < MS_DEPOT_LISTS; k++) {
         _Atomic(ms_block_header*)* slot = &s->depot->list[c][k];
         if (ms_load_relaxed(slot) == NULL) continue;
