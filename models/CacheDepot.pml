@@ -33,6 +33,11 @@
  *   TAKE_LOAD_STORE  depot_take loads the slot and then stores NULL instead
  *                    of the exchange: spin must find two takes of the same
  *                    list, its blocks in two caches (ExclusiveInv).
+ *   RELEASE_LIST     when depot_put finds no slot, the thread's whole list
+ *                    goes to the backend and the block is kept in the
+ *                    emptied list (what cache_keep_or_release does in the
+ *                    working tree: see README.md), instead of the block
+ *                    going to the backend and the list staying.
  * The TLA+ spec states the same protocol; the invariants named here (*Inv)
  * are the spec's.
  */
@@ -387,12 +392,32 @@ proctype Worker(byte id) {
               fi
           }
        :: atomic { k == NLISTS && !sawnull ->
+#ifdef RELEASE_LIST
+              /* BackendRelease, RELEASE_LIST: every slot full or every CAS
+               * lost, the thread's whole list goes back to the backend
+               * (cache_release_list: one step, the frees of blocks only
+               * this thread holds), then cache_push keeps the block in the
+               * emptied list */
+              do
+              :: head[id] != NULL ->
+                  cache_pop(id, got);
+                  ExclusiveInv = !backend[got];
+                  assert(ExclusiveInv);
+                  backend[got] = 1
+              :: else -> break
+              od;
+              got = 0;
+              drop_hold(id, b);
+              cache_push(id, b);
+              cover_release_list: cover = 1;
+#else
               /* BackendRelease: every slot full or every CAS lost, the
-               * block goes back to the backend (ms_backend_release) */
+               * block goes back to the backend (ms_backend_release); the
+               * thread's list stays, still full */
               backend_release(id, b);
+#endif
               if
               :: lost ->
-                  /* the list stays: the thread's own list is still full */
                   cover_put_lost_release: cover = 1;
                   lost = false
               :: else ->
