@@ -415,12 +415,13 @@ def ops_cache_seeds():
         bytes([DEGRADE, 6, DEGRADE, 3]) + small(1) + free_op(0) + small(2) + reads(),
         # The depot (N = 1): of seven frees of class 2 (9 .. 24 bytes) the
         # first is kept, the next four each hand the full class's list to
-        # the depot's next empty slot, the last two go back; double frees of
-        # blocks in the depot; then requests pop the thread's block, take
+        # the depot's next empty slot, the last two each give the class's
+        # block back and stay; double frees of blocks in the depot and of
+        # one given back; then requests pop the thread's block, take
         # the depot's lists in slot order, and ask the backend, whose
         # failure told before stays pending until then.
         "cache_depot": bytes([EXTENSION]) + ext(0, 1) + b"".join(small(n) for n in (10, 12, 14, 16, 18, 20, 22)) +
-        free_op(0) * 7 + bytes([DOUBLE_FREE, 0, DOUBLE_FREE, 3, FAIL_NEXT]) +
+        free_op(0) * 7 + bytes([DOUBLE_FREE, 0, DOUBLE_FREE, 3, DOUBLE_FREE, 5, FAIL_NEXT]) +
         b"".join(small(n) for n in (9, 11, 13, 15, 17, 19, 21, 23)) + reads() + free_op(0) * 3 + small(24) + reads(),
         # Direct default_deallocate: to the backend even with room in the
         # class, also for a popped block (its size not a multiple of 16: the

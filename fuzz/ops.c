@@ -48,8 +48,9 @@
  * 16c - 8 bytes, plus the header); a free through the vtable of such a live
  * block keeps it in its class while the class holds fewer than N (the
  * backend not called); into a full class, it first hands the class's list
- * to the first empty one of the depot's 4 lists of the class, then keeps
- * the block; with those full too it gives the block back;
+ * to the first empty one of the depot's 4 lists of the class, or with
+ * those full gives the class's blocks back (most recent first), then keeps
+ * the block;
  * a direct default_deallocate, the old block of a resize, larger and
  * aligned blocks always go back.  Only the vtable's allocate takes a block
  * from the cache: exactly the last one kept in the request's class (an
@@ -509,8 +510,8 @@ static unsigned char* cache_take(Run* r, size_t c) {
     return raw;
 }
 
-/* Class c is full: its list goes to the depot's first empty slot.  False
- * if the depot has none for c. */
+/* Class c is full: its list goes to the depot's first empty slot (the
+ * class is then empty).  False if the depot has none for c. */
 static bool depot_put(Run* r, size_t c) {
     for (size_t k = 0; k < DEPOT_LISTS; k++) {
         if (r->depot[c][k].count == 0) {
@@ -736,25 +737,37 @@ static void op_allocate_aligned(Run* r, size_t alignment, size_t size) {
 /* The main strategy released block `b` (a free, or the old block of a
  * resize), the backend having had `free_calls` frees before the call;
  * `cacheable`: through the vtable's deallocate, the one way into the
- * thread cache.  A plain block of a cached size stays in its class while
- * that holds fewer than thread_cache_blocks (the backend not called).
- * Otherwise, without a quarantine the block goes straight back to the
- * backend; with one it is kept, and once `quarantine` blocks are kept the
- * oldest goes back (default_strategy.h): the block released `quarantine`
- * releases ago.  Checks that exactly that block (or none) went back, then
- * remembers `b` for double frees. */
+ * thread cache.  A plain block of a cached size stays in its class; a
+ * full class's list first goes to the depot or, with the depot's lists of
+ * the class full, back to the backend.  Otherwise, without a quarantine the
+ * block goes straight back to the backend; with one it is kept, and once
+ * `quarantine` blocks are kept the oldest goes back (default_strategy.h):
+ * the block released `quarantine` releases ago.  Checks that exactly those
+ * blocks (or none) went back, then remembers `b` for double frees. */
 static void settle_release(Run* r, const Block* b, uint64_t free_calls, bool cacheable) {
-    unsigned char* back = b->raw;
+    unsigned char* back = b->raw; /* the last block the backend got back */
+    uint64_t backs = 1;           /* how many it got back */
     size_t c = cacheable && b->alignment == 0 ? cache_class(r, b->size) : 0;
-    if (c != 0 && (r->cache[c].count < r->cache_blocks || depot_put(r, c))) {
-        cache_keep(r, c, b->raw);
+    if (c != 0) {
+        CacheClass* k = &r->cache[c];
+        backs = 0;
         back = NULL;
+        if (k->count == r->cache_blocks && !depot_put(r, c)) {
+            /* The full class's list goes back, most recent first. */
+            for (size_t i = 0; i < k->count; i++) FUZZ_CHECK(backend_got_back(&r->backend, k->raw[i]));
+            backs = k->count;
+            back = k->raw[0];
+            r->cached_total -= k->count;
+            k->count = 0;
+        }
+        cache_keep(r, c, b->raw);
     } else if (r->quarantine != 0) {
         size_t slot = (size_t)(r->freed_total % r->quarantine);
         back = r->freed_total >= r->quarantine ? r->quarantined[slot] : NULL;
+        backs = back != NULL ? 1 : 0;
         r->quarantined[slot] = b->raw;
     }
-    FUZZ_CHECK(r->backend.free_calls == free_calls + (back != NULL ? 1 : 0));
+    FUZZ_CHECK(r->backend.free_calls == free_calls + backs);
     if (back != NULL) FUZZ_CHECK(r->backend.last_freed == back);
     size_t at = (size_t)(r->freed_total % MAX_FREED);
     r->freed_aligned[at] = b->alignment != 0;

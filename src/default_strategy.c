@@ -161,21 +161,17 @@ static MS_ALWAYS_INLINE unsigned depot_empty_slots(const ms_default* s, size_t c
     return empty;
 }
 
-/* Class c of `cache` is full: hands its whole list to an empty slot of the
- * depot and empties the class.  False if every slot was taken.  The relaxed
- * loads only skip slots seen full; the CAS from NULL decides (no ABA: NULL
- * says nothing about a list), and its release publishes the list's links and
- * headers to the thread that takes it (depot_take's acquire). */
-static bool depot_put(ms_default* s, ms_thread_cache* cache, size_t c) {
+/* Hands `list`, a full class c's whole list, to an empty slot of the
+ * depot.  False if every slot was taken.  The relaxed loads only skip slots
+ * seen full; the CAS from NULL decides (no ABA: NULL says nothing about a
+ * list), and its release publishes the list's links and headers to the
+ * thread that takes it (depot_take's acquire). */
+static bool depot_put(ms_default* s, ms_block_header* list, size_t c) {
     if (depot_empty_slots(s, c) == 0) return false;
     for (size_t k = 0; k < MS_DEPOT_LISTS; k++) {
         _Atomic(ms_block_header*)* slot = &s->depot->list[c][k];
         ms_block_header* empty = NULL;
-        if (ms_load_relaxed(slot) == NULL && ms_cas_release(slot, &empty, cache->head[c])) {
-            cache->head[c] = NULL;
-            cache->count[c] = 0;
-            return true;
-        }
+        if (ms_load_relaxed(slot) == NULL && ms_cas_release(slot, &empty, list)) return true;
     }
     return false;
 }
@@ -198,26 +194,8 @@ static bool depot_take(ms_default* s, ms_thread_cache* cache, size_t c) {
     return false;
 }
 
-/* Keeps a freed block (its check already marked freed) in the thread's
- * cache whose owner cell is `cell` if its size is cached and its class has
- * room, or once the class's list went to the depot; otherwise (also for
- * NULL `cell`: the thread has no slot, so no cache; or no memory for the
- * cache) gives it back to the backend. */
-static MS_NOINLINE void cache_keep_or_release(ms_default* s, void** cell, ms_block_header* header, uint64_t size) {
-    if (size <= MS_CACHE_MAX_SIZE) {
-        size_t c = (size_t)MS_CACHE_CLASS(size); /* its backend block has the class's room */
-        ms_thread_cache* cache = cache_of(cell);
-        if (cache != NULL && (cache->count[c] < s->cache_blocks || depot_put(s, cache, c))) {
-            cache_push(cache, header, c);
-            return;
-        }
-    }
-    ms_cache_unpoison_room(s, header + 1, size);
-    ms_backend_release(s, header);
-}
-
 /* Gives the blocks of a list of class c (cached, so poisoned) back to the
- * backend. */
+ * backend, first to last. */
 static void cache_release_list(ms_default* s, ms_block_header* header, size_t c) {
     while (header != NULL) {
         void* block = header + 1;
@@ -227,6 +205,32 @@ static void cache_release_list(ms_default* s, ms_block_header* header, size_t c)
         ms_backend_release(s, header);
         header = next;
     }
+}
+
+/* Keeps a freed block (its check already marked freed) in the thread's
+ * cache whose owner cell is `cell` if its size is cached.  Into a full
+ * class, the class's list first goes to the depot or, with the depot's
+ * lists of the class taken too, back to the backend as a whole (so a thread
+ * that frees more than it allocates looks at the depot once per list, not
+ * once per block).  Otherwise (a size not cached; NULL `cell`: the thread
+ * has no slot, so no cache; or no memory for the cache) gives the block
+ * back to the backend. */
+static MS_NOINLINE void cache_keep_or_release(ms_default* s, void** cell, ms_block_header* header, uint64_t size) {
+    if (size <= MS_CACHE_MAX_SIZE) {
+        size_t c = (size_t)MS_CACHE_CLASS(size); /* its backend block has the class's room */
+        ms_thread_cache* cache = cache_of(cell);
+        if (cache != NULL) {
+            if (cache->count[c] >= s->cache_blocks) {
+                if (!depot_put(s, cache->head[c], c)) cache_release_list(s, cache->head[c], c);
+                cache->head[c] = NULL;
+                cache->count[c] = 0;
+            }
+            cache_push(cache, header, c);
+            return;
+        }
+    }
+    ms_cache_unpoison_room(s, header + 1, size);
+    ms_backend_release(s, header);
 }
 
 /* ---- the hot path ------------------------------------------------------- */
