@@ -33,11 +33,6 @@
  *   TAKE_LOAD_STORE  depot_take loads the slot and then stores NULL instead
  *                    of the exchange: spin must find two takes of the same
  *                    list, its blocks in two caches (ExclusiveInv).
- *   RELEASE_LIST     when depot_put finds no slot, the thread's whole list
- *                    goes to the backend and the block is kept in the
- *                    emptied list (what cache_keep_or_release does in the
- *                    working tree: see README.md), instead of the block
- *                    going to the backend and the list staying.
  * The TLA+ spec states the same protocol; the invariants named here (*Inv)
  * are the spec's.
  */
@@ -145,15 +140,6 @@ inline backend_obtain(t, b) {
     take_hold(t, b)
 }
 
-/* The backend's free (ms_backend_release). */
-inline backend_release(t, b) {
-    drop_hold(t, b);
-    ExclusiveInv = !backend[b];
-    assert(ExclusiveInv);
-    next[b] = NULL;
-    backend[b] = 1
-}
-
 /* ---- the invariants, in every reachable state --------------------------
  *   ExclusiveInv     no block is in two places (backend, a thread's hands,
  *                    a thread's list, a depot list) or twice in one list.
@@ -163,7 +149,7 @@ inline backend_release(t, b) {
  *   DepotListInv     a non-NULL depot slot holds a NULL-terminated list of
  *                    exactly NCACHE blocks.
  * ExclusiveInv is also asserted wherever a block moves into a thread's hands
- * or the backend (take_hold, backend_release, the drains): a step that both
+ * or the backend (take_hold, BackendRelease, the drains): a step that both
  * takes a list and pops from it breaks it there first.
  * The monitor's one step computes them from the lists themselves (walking
  * at most NCACHE + 1 links) and leaves its locals as it found them, so it
@@ -392,9 +378,8 @@ proctype Worker(byte id) {
               fi
           }
        :: atomic { k == NLISTS && !sawnull ->
-#ifdef RELEASE_LIST
-              /* BackendRelease, RELEASE_LIST: every slot full or every CAS
-               * lost, the thread's whole list goes back to the backend
+              /* BackendRelease: every slot full or every CAS lost, the
+               * thread's whole list goes back to the backend
                * (cache_release_list: one step, the frees of blocks only
                * this thread holds), then cache_push keeps the block in the
                * emptied list */
@@ -410,12 +395,6 @@ proctype Worker(byte id) {
               drop_hold(id, b);
               cache_push(id, b);
               cover_release_list: cover = 1;
-#else
-              /* BackendRelease: every slot full or every CAS lost, the
-               * block goes back to the backend (ms_backend_release); the
-               * thread's list stays, still full */
-              backend_release(id, b);
-#endif
               if
               :: lost ->
                   cover_put_lost_release: cover = 1;

@@ -29,8 +29,8 @@
 (* A free into a full class hands the whole own list to the first slot    *)
 (* whose relaxed load reads NULL and whose CAS (NULL -> head, release)     *)
 (* succeeds, then keeps the block in the emptied list; if no slot takes    *)
-(* it (every slot full, or every CAS lost) the block goes to the backend   *)
-(* (with ReleaseList: the list goes, and the block is kept).               *)
+(* it (every slot full, or every CAS lost) the whole own list goes to the *)
+(* backend and the block is kept in the emptied list.                      *)
 (* An allocation from an empty class exchanges NULL into the first slot    *)
 (* whose relaxed load reads non-NULL (acquire) and, if the exchange        *)
 (* returned a list (not NULL: a racing take emptied the slot), makes it    *)
@@ -60,10 +60,9 @@ CONSTANTS
     N,          \* config.thread_cache_blocks: blocks per thread and class
     K,          \* MS_DEPOT_LISTS: depot slots per class
     MaxCalls,   \* allocations and handoffs per thread (a bound)
-    ReleaseList,\* TRUE: a put that finds no slot releases the whole list
     NoBlock     \* a model value: no block
 
-ASSUME N \in Nat \ {0} /\ K \in Nat \ {0} /\ MaxCalls \in Nat /\ ReleaseList \in BOOLEAN
+ASSUME N \in Nat \ {0} /\ K \in Nat \ {0} /\ MaxCalls \in Nat
 ASSUME NoBlock \notin Blocks
 
 Lists == 0..(K - 1)
@@ -249,19 +248,15 @@ DepotPutCas(t) ==
             /\ UNCHANGED <<depot, own, count, held, blk>>
     /\ UNCHANGED <<backend, calls, owner>>
 
-(* No slot took the list (every slot full, or every CAS lost): the block *)
-(* goes back to the backend (ms_backend_release) and the list stays.     *)
-(* With ReleaseList (what cache_keep_or_release does in the working      *)
-(* tree), the whole list goes back instead (cache_release_list) and      *)
-(* cache_push keeps the block in the emptied list.                       *)
+(* No slot took the list (every slot full, or every CAS lost): the whole *)
+(* list goes back to the backend (cache_release_list), and cache_push    *)
+(* keeps the block in the emptied list, so a thread that frees more than *)
+(* it allocates looks at the depot once per list, not once per block.    *)
 BackendRelease(t) ==
     /\ pc[t] = "release"
-    /\ IF ReleaseList
-       THEN /\ backend' = backend \cup Range(own[t])
-            /\ own' = [own EXCEPT ![t] = <<blk[t]>>]
-            /\ count' = [count EXCEPT ![t] = 1]
-       ELSE /\ backend' = backend \cup {blk[t]}
-            /\ UNCHANGED <<own, count>>
+    /\ backend' = backend \cup Range(own[t])
+    /\ own' = [own EXCEPT ![t] = <<blk[t]>>]
+    /\ count' = [count EXCEPT ![t] = 1]
     /\ held' = [held EXCEPT ![t] = @ \ {blk[t]}]
     /\ Idle(t)
     /\ UNCHANGED <<depot, calls, owner>>
