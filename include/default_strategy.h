@@ -155,15 +155,22 @@ typedef struct DefaultStrategyConfig {
      * default_deallocate call goes back to it.  An allocation served from
      * the cache does not call the backend, which makes the strategy
      * cheaper than the backend alone where threads free what they allocate
-     * (docs/PERFORMANCE.md).  Statistics count a cached block as freed,
-     * and its header stays marked freed, so a second free of it is
+     * (docs/PERFORMANCE.md).  A free into a full class hands the class's
+     * whole list to the strategy's depot, which holds up to 4 lists per
+     * class for all threads, or gives the list back to the backend if the
+     * depot's lists of the class are taken, and keeps the block; an
+     * allocation from an empty class first takes a whole list from the
+     * depot.  So blocks one thread frees serve another thread's
+     * allocations (producers and consumers).  Statistics count a cached block as freed, and its
+     * header stays marked freed, so a second free of it is
      * STRATEGY_ERROR_DOUBLE_FREE; under AddressSanitizer its memory is
      * poisoned.  A thread's cache stays with its thread index when the
      * thread exits (the next thread to take the index uses it); destroy
      * gives every cached block back.  So each thread that used the strategy
      * holds back up to about thread_cache_blocks * 130 KiB from the backend
-     * (all 128 classes full).  Not used with a debug option (quarantine,
-     * check_overflow, track_allocations), a parent, or size_histogram. */
+     * (all 128 classes full), and the depot up to 4 times that.  Not used
+     * with a debug option (quarantine, check_overflow, track_allocations),
+     * a parent, or size_histogram. */
     size_t thread_cache_blocks;
 } DefaultStrategyConfig;
 
