@@ -17,6 +17,10 @@
 # "cover_reserve,cover_unreserve"); DEFINES may be "-".  A label is reached
 # when at least one of the model states it labels is not in pan's
 # "unreached" report (a label inside an inline is expanded once per use).
+# That report is by source line, so each label must begin its line (only
+# blanks before it): on its guard's line, or after another statement, the
+# line would count as reached as soon as the guard is evaluated (or that
+# statement reached), even if the labelled step can never run.
 #
 # Needs spin and gcc on PATH.  Prints one line per run and a summary; exits
 # non-zero if any run fails.
@@ -128,6 +132,13 @@ run_one() {
     lines=$(grep -nE "(^|[^A-Za-z0-9_])$label:" "$model" | cut -d: -f1 | tr '\n' ' ')
     if [ -z "$lines" ]; then
       fail_run "$name" "label $label does not occur in $model"
+      return
+    fi
+    local shared
+    shared=$(grep -nE "(^|[^A-Za-z0-9_])$label:" "$model" |
+      grep -vE "^[0-9]+:[[:space:]]*$label:" | cut -d: -f1 | tr '\n' ' ')
+    if [ -n "$shared" ]; then
+      fail_run "$name" "label $label does not begin its line (line(s) ${shared% } of $model): put it on a line of its own, or pan's line-based unreached report may count its guard as the branch taken"
       return
     fi
     # (proctype, state) pairs for the label's lines, minus the unreached ones.
