@@ -47,14 +47,15 @@
  * block of up to 2040 bytes asks the backend for its class's room (class c:
  * 16c - 8 bytes, plus the header); a free through the vtable of such a live
  * block keeps it in its class while the class holds fewer than N (the
- * backend not called); into a full class, it first hands the class's list
- * to the first empty one of the depot's 4 lists of the class, or with
- * those full gives the class's blocks back (most recent first), then keeps
- * the block;
+ * backend not called); a full class's list becomes its spare list, and a
+ * spare list already there first goes to the first empty one of the
+ * depot's 4 lists of the class or, with those full, back to the backend
+ * (most recent first); then the block is kept;
  * a direct default_deallocate, the old block of a resize, larger and
  * aligned blocks always go back.  Only the vtable's allocate takes a block
  * from the cache: exactly the last one kept in the request's class (an
- * empty class first takes the depot's first non-empty list of the class),
+ * empty class first takes its spare list, else the depot's first
+ * non-empty list of the class),
  * without asking the backend (a pending backend failure stays pending); a popped
  * block the memory limit refuses goes back to the backend.  A freed pointer
  * handed out again is live again (no longer a double free to try); a
@@ -262,9 +263,10 @@ typedef struct Run {
      * (also when a debug option or the histogram makes it ignore the
      * config); cache[c] the backend blocks in class c, the last kept last. */
     size_t cache_blocks;
-    CacheClass cache[CACHE_CLASSES];
+    CacheClass cache[CACHE_CLASSES];              /* the head lists (up to N blocks) */
+    CacheClass spare[CACHE_CLASSES];              /* the spare lists (empty or N blocks) */
     CacheClass depot[CACHE_CLASSES][DEPOT_LISTS]; /* the depot's lists (empty or N blocks) */
-    size_t cached_total; /* blocks in all classes and the depot */
+    size_t cached_total; /* blocks in all of them */
     bool extended;       /* the input has the extension byte: opcodes mod OP_COUNT */
     /* A validate that failed on a recognisable strategy closed the hot
      * paths' gates (ms_close_gates), for good: allocations then take the
@@ -455,19 +457,26 @@ static CacheClass* depot_first(Run* r, size_t c) {
     return NULL;
 }
 
-/* The thread's list of class c and a list of the depot trade places: a
- * full class's list goes to an empty slot (depot_put), a slot's list fills
- * an empty class (depot_take). */
-static void cache_trade(Run* r, size_t c, CacheClass* slot) {
-    CacheClass own = r->cache[c];
-    r->cache[c] = *slot;
-    *slot = own;
+/* Two lists trade places: a full head list becomes the spare one, a spare
+ * list goes to an empty slot of the depot (depot_put), and the spare list
+ * or a slot's list refills an empty head list (cache_take). */
+static void swap_lists(CacheClass* a, CacheClass* b) {
+    CacheClass kept = *a;
+    *a = *b;
+    *b = kept;
 }
 
-/* The block a pop from class c takes (the last one kept, or the last of
- * the list an empty class takes from the depot), NULL if none. */
+/* The list an empty head list of class c is refilled from: the spare list,
+ * else the depot's first, NULL if none. */
+static CacheClass* refill_source(Run* r, size_t c) {
+    return r->spare[c].count != 0 ? &r->spare[c] : depot_first(r, c);
+}
+
+/* The block a pop from class c takes (the last one kept in the head list,
+ * or the last of the list an empty head list is refilled from), NULL if
+ * none. */
 static unsigned char* cache_top(Run* r, size_t c) {
-    const CacheClass* k = r->cache[c].count != 0 ? &r->cache[c] : depot_first(r, c);
+    const CacheClass* k = r->cache[c].count != 0 ? &r->cache[c] : refill_source(r, c);
     return k == NULL ? NULL : k->raw[k->count - 1];
 }
 
@@ -495,13 +504,13 @@ static void forget_freed(Run* r, const unsigned char* ptr) {
 }
 
 /* Takes the last block kept in class c out of the model (a pop), an empty
- * class first taking the depot's first list. */
+ * head list first refilled from the spare list or the depot's first. */
 static unsigned char* cache_take(Run* r, size_t c) {
     CacheClass* k = &r->cache[c];
     if (k->count == 0) {
-        CacheClass* slot = depot_first(r, c);
-        FUZZ_CHECK(slot != NULL && slot->count == r->cache_blocks);
-        cache_trade(r, c, slot);
+        CacheClass* source = refill_source(r, c);
+        FUZZ_CHECK(source != NULL && source->count == r->cache_blocks);
+        swap_lists(k, source);
     }
     FUZZ_CHECK(k->count != 0);
     unsigned char* raw = k->raw[--k->count];
@@ -510,12 +519,12 @@ static unsigned char* cache_take(Run* r, size_t c) {
     return raw;
 }
 
-/* Class c is full: its list goes to the depot's first empty slot (the
- * class is then empty).  False if the depot has none for c. */
+/* Class c's spare list goes to the depot's first empty slot (the spare
+ * list is then empty).  False if the depot has none for c. */
 static bool depot_put(Run* r, size_t c) {
     for (size_t k = 0; k < DEPOT_LISTS; k++) {
         if (r->depot[c][k].count == 0) {
-            cache_trade(r, c, &r->depot[c][k]);
+            swap_lists(&r->spare[c], &r->depot[c][k]);
             return true;
         }
     }
@@ -525,9 +534,11 @@ static bool depot_put(Run* r, size_t c) {
 static void cache_free_all(Run* r) {
     for (size_t c = 0; c < CACHE_CLASSES; c++) {
         free(r->cache[c].raw);
+        free(r->spare[c].raw);
         for (size_t k = 0; k < DEPOT_LISTS; k++) free(r->depot[c][k].raw);
     }
     memset(r->cache, 0, sizeof r->cache);
+    memset(r->spare, 0, sizeof r->spare);
     memset(r->depot, 0, sizeof r->depot);
     r->cached_total = 0;
 }
@@ -738,8 +749,9 @@ static void op_allocate_aligned(Run* r, size_t alignment, size_t size) {
  * resize), the backend having had `free_calls` frees before the call;
  * `cacheable`: through the vtable's deallocate, the one way into the
  * thread cache.  A plain block of a cached size stays in its class; a
- * full class's list first goes to the depot or, with the depot's lists of
- * the class full, back to the backend.  Otherwise, without a quarantine the
+ * full class's list becomes the spare one, whose list first goes to the
+ * depot or, with the depot's lists of the class full, back to the
+ * backend.  Otherwise, without a quarantine the
  * block goes straight back to the backend; with one it is kept, and once
  * `quarantine` blocks are kept the oldest goes back (default_strategy.h):
  * the block released `quarantine` releases ago.  Checks that exactly those
@@ -749,16 +761,21 @@ static void settle_release(Run* r, const Block* b, uint64_t free_calls, bool cac
     uint64_t backs = 1;           /* how many it got back */
     size_t c = cacheable && b->alignment == 0 ? cache_class(r, b->size) : 0;
     if (c != 0) {
-        CacheClass* k = &r->cache[c];
+        CacheClass* spare = &r->spare[c];
         backs = 0;
         back = NULL;
-        if (k->count == r->cache_blocks && !depot_put(r, c)) {
-            /* The full class's list goes back, most recent first. */
-            for (size_t i = 0; i < k->count; i++) FUZZ_CHECK(backend_got_back(&r->backend, k->raw[i]));
-            backs = k->count;
-            back = k->raw[0];
-            r->cached_total -= k->count;
-            k->count = 0;
+        if (r->cache[c].count == r->cache_blocks) {
+            if (spare->count != 0 && !depot_put(r, c)) {
+                /* The spare list goes back, most recent first. */
+                for (size_t i = 0; i < spare->count; i++) {
+                    FUZZ_CHECK(backend_got_back(&r->backend, spare->raw[i]));
+                }
+                backs = spare->count;
+                back = spare->raw[0];
+                r->cached_total -= spare->count;
+                spare->count = 0;
+            }
+            swap_lists(&r->cache[c], spare); /* the full head list becomes the spare one */
         }
         cache_keep(r, c, b->raw);
     } else if (r->quarantine != 0) {
@@ -2258,6 +2275,9 @@ static void finish(Run* r, bool leak_at_destroy) {
     for (size_t c = 1; c < CACHE_CLASSES; c++) {
         for (size_t i = 0; i < r->cache[c].count; i++) {
             FUZZ_CHECK(backend_got_back(&r->backend, r->cache[c].raw[i]));
+        }
+        for (size_t i = 0; i < r->spare[c].count; i++) {
+            FUZZ_CHECK(backend_got_back(&r->backend, r->spare[c].raw[i]));
         }
         for (size_t k = 0; k < DEPOT_LISTS; k++) {
             for (size_t i = 0; i < r->depot[c][k].count; i++) {

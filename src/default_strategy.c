@@ -176,22 +176,33 @@ static bool depot_put(ms_default* s, ms_block_header* list, size_t c) {
     return false;
 }
 
-/* Class c of `cache` is empty: fills it with a whole list from the depot.
- * False if the depot had none for c.  The exchange with NULL makes this
- * thread the list's one owner; acquire pairs with depot_put's release. */
-static bool depot_take(ms_default* s, ms_thread_cache* cache, size_t c) {
-    if (depot_empty_slots(s, c) == MS_DEPOT_LISTS) return false;
+/* A whole list of class c from the depot, NULL if it had none.  The
+ * exchange with NULL makes this thread the list's one owner; acquire pairs
+ * with depot_put's release. */
+static ms_block_header* depot_take(ms_default* s, size_t c) {
+    if (depot_empty_slots(s, c) == MS_DEPOT_LISTS) return NULL;
     for (size_t k = 0; k < MS_DEPOT_LISTS; k++) {
         _Atomic(ms_block_header*)* slot = &s->depot->list[c][k];
         if (ms_load_relaxed(slot) == NULL) continue;
         ms_block_header* list = ms_exchange_acquire(slot, NULL);
-        if (list != NULL) {
-            cache->head[c] = list;
-            cache->count[c] = (uint16_t)s->cache_blocks;
-            return true;
-        }
+        if (list != NULL) return list;
     }
-    return false;
+    return NULL;
+}
+
+/* Class c of `cache` has an empty head list: refills it with the spare
+ * list, else with a list from the depot.  False if neither had one. */
+static bool cache_refill(ms_default* s, ms_thread_cache* cache, size_t c) {
+    ms_block_header* list = cache->spare[c];
+    if (list != NULL) {
+        cache->spare[c] = NULL;
+    } else {
+        list = depot_take(s, c);
+        if (list == NULL) return false;
+    }
+    cache->head[c] = list;
+    cache->count[c] = (uint16_t)s->cache_blocks;
+    return true;
 }
 
 /* Gives the blocks of a list of class c (cached, so poisoned) back to the
@@ -208,20 +219,23 @@ static void cache_release_list(ms_default* s, ms_block_header* header, size_t c)
 }
 
 /* Keeps a freed block (its check already marked freed) in the thread's
- * cache whose owner cell is `cell` if its size is cached.  Into a full
- * class, the class's list first goes to the depot or, with the depot's
- * lists of the class taken too, back to the backend as a whole (so a thread
- * that frees more than it allocates looks at the depot once per list, not
- * once per block).  Otherwise (a size not cached; NULL `cell`: the thread
- * has no slot, so no cache; or no memory for the cache) gives the block
- * back to the backend. */
+ * cache whose owner cell is `cell` if its size is cached.  A full head
+ * list of the class becomes its spare list; a spare list already there
+ * first goes to the depot or, with the depot's lists of the class taken
+ * too, back to the backend as a whole (so a thread that frees more than it
+ * allocates looks at the depot once per list, not once per block).
+ * Otherwise (a size not cached; NULL `cell`: the thread has no slot, so no
+ * cache; or no memory for the cache) gives the block back to the backend. */
 static MS_NOINLINE void cache_keep_or_release(ms_default* s, void** cell, ms_block_header* header, uint64_t size) {
     if (size <= MS_CACHE_MAX_SIZE) {
         size_t c = (size_t)MS_CACHE_CLASS(size); /* its backend block has the class's room */
         ms_thread_cache* cache = cache_of(cell);
         if (cache != NULL) {
             if (cache->count[c] >= s->cache_blocks) {
-                if (!depot_put(s, cache->head[c], c)) cache_release_list(s, cache->head[c], c);
+                if (cache->spare[c] != NULL && !depot_put(s, cache->spare[c], c)) {
+                    cache_release_list(s, cache->spare[c], c);
+                }
+                cache->spare[c] = cache->head[c];
                 cache->head[c] = NULL;
                 cache->count[c] = 0;
             }
@@ -346,16 +360,16 @@ static ms_kind kind_of(const ms_default* s) {
 }
 
 /* The cache kind's allocation when the hot path found no cached block: the
- * size is not cached, the class is empty (a list from the depot may fill
- * it), or (`look_up`) the thread's slot was not cached (its first operation
- * on the strategy, or the first after a peak reset), so the thread's cache
- * is looked up now. */
+ * size is not cached, the class's head list is empty (the spare list or a
+ * list from the depot may refill it), or (`look_up`) the thread's slot was
+ * not cached (its first operation on the strategy, or the first after a
+ * peak reset), so the thread's cache is looked up now. */
 static MS_NOINLINE void* allocate_cache_slow(ms_default* s, size_t size, bool look_up) {
     size_t c = MS_CACHE_CLASS(size);
     if (c < MS_CACHE_CLASSES) {
         /* Without look_up the hot path found the slot cached. */
         ms_thread_cache* cache = cache_of(look_up ? ms_stats_owner_cell_slow(&s->stats) : ms_stats_owner_cell());
-        if (cache != NULL && (cache->head[c] != NULL || depot_take(s, cache, c))) {
+        if (cache != NULL && (cache->head[c] != NULL || cache_refill(s, cache, c))) {
             return ms_commit_plain(s, cache_pop(cache, c, size), size, MS_CACHE_TWEAK);
         }
     }
@@ -368,7 +382,10 @@ static MS_NOINLINE void* allocate_cache_slow(ms_default* s, size_t size, bool lo
 static void cache_drain(void* value, void* context) {
     ms_thread_cache* cache = value;
     ms_default* s = context;
-    for (size_t c = 1; c < MS_CACHE_CLASSES; c++) cache_release_list(s, cache->head[c], c);
+    for (size_t c = 1; c < MS_CACHE_CLASSES; c++) {
+        cache_release_list(s, cache->head[c], c);
+        cache_release_list(s, cache->spare[c], c);
+    }
     free(cache);
 }
 

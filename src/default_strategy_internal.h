@@ -119,27 +119,34 @@ typedef struct ms_site {
 typedef struct ms_tracking ms_tracking;
 
 /* One thread's cache of freed blocks of one strategy (config.
- * thread_cache_blocks), kept in the owner cell of the thread's statistics
- * slot: only the thread holding that index touches it (the next holder
- * inherits it through the registry's release/acquire), and destroy, which
- * runs alone, gives its blocks back to the backend.  head[c] is a list of
- * backend blocks (their header first) linked through the first word after
- * the header (every class has room for it); each block's header keeps its
- * freed check, so a second free of a cached block is
+ * thread_cache_blocks = N), kept in the owner cell of the thread's
+ * statistics slot: only the thread holding that index touches it (the next
+ * holder inherits it through the registry's release/acquire), and destroy,
+ * which runs alone, gives its blocks back to the backend.  Per class two
+ * lists of backend blocks (their header first) linked through the first
+ * word after the header (every class has room for it): head[c], which
+ * allocations pop and frees push (up to N blocks), and spare[c], NULL or a
+ * full list of N blocks (a full head[c] moves there, and it moves back when
+ * head[c] runs empty).  Only spare lists go to the depot, and a list taken
+ * from the depot becomes head[c], so a thread whose use of a class swings
+ * by fewer than N blocks never touches the depot.  Each block's header
+ * keeps its freed check, so a second free of a cached block is
  * STRATEGY_ERROR_DOUBLE_FREE. */
 typedef struct ms_thread_cache {
     uint16_t count[MS_CACHE_CLASSES]; /* blocks in head[c], at most cache_blocks */
     void* head[MS_CACHE_CLASSES];
+    void* spare[MS_CACHE_CLASSES];
 } ms_thread_cache;
 
 /* Lists the depot holds per class. */
 #define MS_DEPOT_LISTS 4u
 
 /* The thread cache's depot, shared by the strategy's threads: a thread whose
- * class is full hands its whole list (cache_blocks blocks) to an empty slot
- * by compare-and-swap from NULL (release), and a thread whose class is empty
- * takes a whole list by exchange with NULL (acquire), so blocks freed by one
- * thread serve another thread's allocations.  Each list has exactly one
+ * class's two lists are full hands its spare list (cache_blocks blocks) to
+ * an empty slot by compare-and-swap from NULL (release), and a thread whose
+ * class's two lists are empty takes a whole list by exchange with NULL
+ * (acquire), so blocks freed by one thread serve another thread's
+ * allocations.  Each list has exactly one
  * owner at any time (models/CacheDepot.tla); destroy gives the lists back. */
 typedef struct ms_cache_depot {
     _Atomic(ms_block_header*) list[MS_CACHE_CLASSES][MS_DEPOT_LISTS]; /* NULL: empty */

@@ -120,39 +120,39 @@ TEST_F(ThreadCacheTest, ThePeakAfterAResetKeepsTheAllocationsAfterIt) {
     EXPECT_EQ(errors_.size(), 0u);
 }
 
-// A class holds up to N blocks; a free into a full class hands the class's
-// list to the depot (4 lists per class) and starts a new one; with the
-// depot's lists of the class taken too, the class's blocks go back to the
-// backend as a whole, and the new block starts the class again.  Requests
-// of the class then pop the thread's own list, then the depot's lists in
-// slot order, then ask the backend.
-TEST_F(ThreadCacheTest, KeepsAtMostTheConfiguredBlocksPerClassAndHandsFullListsToTheDepot) {
+// A class holds two lists of up to N blocks: a free into a full head list
+// makes it the spare list (handing a spare list already there to the depot,
+// 4 lists per class, or with the depot's lists of the class taken too,
+// giving it back to the backend) and starts a new head list.  Requests of
+// the class then pop the head list, then the spare list, then the depot's
+// lists in slot order, then ask the backend.
+TEST_F(ThreadCacheTest, KeepsTwoListsPerClassAndHandsSpareListsToTheDepot) {
     const size_t kPerClass = 20;
     Strategy s = Create(3);
     std::vector<void*> blocks;
     for (size_t i = 0; i < kPerClass; i++) blocks.push_back(Allocate(s.get(), 64));
     for (size_t i = 0; i < kPerClass; i++) blocks.push_back(Allocate(s.get(), 80));  // another class (73 .. 88)
     for (void* p : blocks) Free(s.get(), p);
-    // Per class: 0 .. 11 in the depot's 4 lists; 12 .. 14 went back with the
-    // free of 15, 15 .. 17 with the free of 18; 18 and 19 are kept.
-    EXPECT_EQ(backend_.free_calls(), 12u);
-    EXPECT_EQ(backend_.live_count(), 28u);
+    // Per class: 0 .. 11 went to the depot's 4 lists with the frees of 6,
+    // 9, 12 and 15; 12 .. 14 back to the backend with the free of 18;
+    // 15 .. 17 are the spare list and 18, 19 the head list.
+    EXPECT_EQ(backend_.free_calls(), 6u);
+    EXPECT_EQ(backend_.live_count(), 34u);
     for (size_t i = 0; i < 2 * kPerClass; i++) {
         size_t j = i % kPerClass;
-        EXPECT_EQ(backend_.IsLive(Raw(blocks[i])), j < 12 || j >= 18) << i;
+        EXPECT_EQ(backend_.IsLive(Raw(blocks[i])), j < 12 || j >= 15) << i;
     }
 
-    // The thread's own list (last in, first out), then the depot's lists:
-    // slot 0 holds the first three freed, and so on.
-    const size_t kOrder[] = {19, 18, 2, 1, 0, 5, 4, 3, 8, 7, 6, 11, 10, 9};
+    // Last in, first out within each list.
+    const size_t kOrder[] = {19, 18, 17, 16, 15, 2, 1, 0, 5, 4, 3, 8, 7, 6, 11, 10, 9};
     std::vector<void*> again;
-    for (size_t i = 0; i < 16; i++) again.push_back(Allocate(s.get(), 75));
-    for (size_t i = 0; i < 14; i++) EXPECT_EQ(again[i], blocks[kPerClass + kOrder[i]]) << i;
+    for (size_t i = 0; i < 19; i++) again.push_back(Allocate(s.get(), 75));
+    for (size_t i = 0; i < 17; i++) EXPECT_EQ(again[i], blocks[kPerClass + kOrder[i]]) << i;
     EXPECT_EQ(backend_.allocate_calls(), 2 * kPerClass + 2);  // the last two
     for (void* p : again) Free(s.get(), p);
     EXPECT_EQ(get_current_usage(s.get()), 0u);
-    EXPECT_EQ(get_allocation_count(s.get()), 2 * kPerClass + 16);
-    EXPECT_EQ(get_deallocation_count(s.get()), 2 * kPerClass + 16);
+    EXPECT_EQ(get_allocation_count(s.get()), 2 * kPerClass + 19);
+    EXPECT_EQ(get_deallocation_count(s.get()), 2 * kPerClass + 19);
     EXPECT_EQ(errors_.size(), 0u);
 }
 
@@ -204,10 +204,10 @@ TEST_F(ThreadCacheTest, AProducerReusesWhatAConsumerFreedThroughTheDepot) {
     producer.Run([&] {
         for (size_t i = 0; i < kBlocks; i++) first.push_back(Allocate(s.get(), 64));
     });
-    // This thread keeps 3, hands 4 lists to the depot, then gives back 9
-    // lists of 3 and keeps the last block.
+    // This thread hands the depot 4 lists of 3 (the first 12 freed), then
+    // gives back 8 spare lists of 3, and keeps the last 4 in its own lists.
     for (void* p : first) Free(s.get(), p);
-    EXPECT_EQ(backend_.free_calls(), 27u);
+    EXPECT_EQ(backend_.free_calls(), 24u);
     uint64_t calls = backend_.allocate_calls();
     producer.Run([&] {
         for (size_t i = 0; i < kBlocks; i++) second.push_back(Allocate(s.get(), 64));
@@ -424,14 +424,18 @@ TEST(ThreadCacheDeathTest, MemoryInTheDepotIsPoisonedUnderAsan) {
     ASSERT_NE(s, nullptr);
     auto* p = static_cast<volatile unsigned char*>(Allocate(s.get(), 72));
     void* q = Allocate(s.get(), 72);
+    void* r = Allocate(s.get(), 72);
     Free(s.get(), const_cast<unsigned char*>(p));
-    Free(s.get(), q);  // the class was full: p's list went to the depot
+    Free(s.get(), q);  // p's list becomes the spare one
+    Free(s.get(), r);  // and goes to the depot
     EXPECT_DEATH(p[8] = 2, "AddressSanitizer: use-after-poison");
+    EXPECT_EQ(Allocate(s.get(), 72), r);
     EXPECT_EQ(Allocate(s.get(), 72), q);
     EXPECT_EQ(Allocate(s.get(), 72), const_cast<unsigned char*>(p));  // from the depot
     p[71] = 3;
     Free(s.get(), const_cast<unsigned char*>(p));
     Free(s.get(), q);
+    Free(s.get(), r);
 }
 #endif
 
@@ -491,7 +495,7 @@ TEST_F(ThreadCacheTest, ThreadsHandingBlocksOverKeepExactFigures) {
 // block freed by a consumer is reused whatever the interleaving.
 TEST_F(ThreadCacheTest, ProducersAndConsumersShareBlocksOnlyThroughTheDepot) {
     const size_t kPairs = 2, kBlocks = mstest::Scaled(4000, 1000), kCap = 1000000;
-    const size_t kPerClass = 3 + 4 * 3;  // what one class keeps: 3, and the depot's 4 lists of 3
+    const size_t kPerClass = 2 * 3 + 4 * 3;  // what one class keeps: 2 lists of 3, and the depot's 4
     {
         Strategy s = Create(3);
         std::vector<std::vector<void*>> freeing(kPairs), got(kPairs);
