@@ -140,37 +140,40 @@ typedef struct DefaultStrategyConfig {
      * operation of this strategy off the tuned hot path (the full path counts
      * the class), so it costs nothing when off. */
     bool size_histogram;
-    /* thread_cache_blocks: 0 (no cache), or how many freed blocks of each
-     * size class each thread may keep for its own next allocations instead
-     * of giving them back to the backend; at most 4096.  Blocks of 1 to
-     * 2040 bytes are cached, in 128 classes 16 bytes wide (1-8, 9-24, ...,
-     * 2025-2040 bytes): the backend is asked for every block of class c as
-     * 16c-8 bytes (plus the 16-byte header), so a freed block serves any
-     * request of its class.  That costs glibc's malloc no memory (it hands
-     * out the same chunks for these requests); other backends may round
-     * up by a size class of their own.  Only the vtable's allocate and
-     * deallocate use the cache (and their full path, taken after a peak
-     * reset, the same way); zeroed, resized and aligned blocks come from
-     * the backend, and a block freed by reallocate or by a direct
-     * default_deallocate call goes back to it.  An allocation served from
-     * the cache does not call the backend, which makes the strategy
-     * cheaper than the backend alone where threads free what they allocate
-     * (docs/PERFORMANCE.md).  A free into a full class hands the class's
-     * whole list to the strategy's depot, which holds up to 4 lists per
-     * class for all threads, or gives the list back to the backend if the
-     * depot's lists of the class are taken, and keeps the block; an
-     * allocation from an empty class first takes a whole list from the
-     * depot.  So blocks one thread frees serve another thread's
-     * allocations (producers and consumers).  Statistics count a cached block as freed, and its
+    /* thread_cache_blocks: 0 (no cache), or N (at most 4096): each thread
+     * keeps freed blocks for its own next allocations instead of giving
+     * them back to the backend, per size class in two lists of up to N
+     * blocks.  Blocks of 1 to 2040 bytes are cached, in 128 classes 16
+     * bytes wide (1-8, 9-24, ..., 2025-2040 bytes): the backend is asked
+     * for every block of class c as 16c-8 bytes (plus the 16-byte header),
+     * so a freed block serves any request of its class.  That costs
+     * glibc's malloc no memory (it hands out the same chunks for these
+     * requests); other backends may round up by a size class of their
+     * own.  Only the vtable's allocate and deallocate use the cache (and
+     * their full path, taken after a peak reset, the same way); zeroed,
+     * resized and aligned blocks come from the backend, and a block freed
+     * by reallocate or by a direct default_deallocate call goes back to
+     * it.  An allocation served from the cache does not call the backend,
+     * which makes the strategy cheaper than the backend alone where blocks
+     * are reused (docs/PERFORMANCE.md).  Frees fill a class's head list;
+     * a full head list becomes the spare list, and a spare list already
+     * there goes to the strategy's depot (up to 4 lists of N per class,
+     * shared by all threads) or, if the depot's lists of the class are
+     * taken, back to the backend.  Allocations empty the head list, which
+     * is then refilled from the spare list, else from the depot.  So a
+     * thread's own swings of fewer than N blocks stay with it, and blocks
+     * one thread frees serve another thread's allocations (producers and
+     * consumers).  Statistics count a cached block as freed, and its
      * header stays marked freed, so a second free of it is
      * STRATEGY_ERROR_DOUBLE_FREE; under AddressSanitizer its memory is
      * poisoned.  A thread's cache stays with its thread index when the
      * thread exits (the next thread to take the index uses it); destroy
-     * gives every cached block back.  So each thread that used the strategy
-     * holds back up to about thread_cache_blocks * 130 KiB from the backend
-     * (all 128 classes full), and the depot up to 4 times that.  Not used
-     * with a debug option (quarantine, check_overflow, track_allocations),
-     * a parent, or size_histogram. */
+     * gives every cached block back.  So each thread that used the
+     * strategy holds back up to about thread_cache_blocks * 260 KiB from
+     * the backend (both lists of all 128 classes full), and the depot up
+     * to thread_cache_blocks * 520 KiB.  Not used with a debug option
+     * (quarantine, check_overflow, track_allocations), a parent, or
+     * size_histogram. */
     size_t thread_cache_blocks;
 } DefaultStrategyConfig;
 
