@@ -3,30 +3,40 @@
  *
  * The thread cache's depot (src/default_strategy.c), one size class:
  *   deallocate_with_cache -> cache_keep_or_release: push onto the thread's
- *                            own list, or, when the class is full,
- *                            depot_put (relaxed load + CAS per slot) and
- *                            then push, or give the block to the backend
- *   allocate_with_cache -> allocate_cache_slow: pop from the own list, or,
- *                            when it is empty, depot_take (relaxed load +
- *                            exchange per slot) and pop, or obtain a block
- *                            from the backend
- *   destroy_default_strategy: cache_drain (every thread's list) and
+ *                            current list; when it is full, move it to the
+ *                            empty spare list (owner-only) and push, or,
+ *                            when the spare is full too, depot_put the
+ *                            spare (relaxed load + CAS per slot) or give
+ *                            the spare to the backend (cache_release_list),
+ *                            then spare := current and push onto an empty
+ *                            current list
+ *   allocate_with_cache -> allocate_cache_slow: pop from the current list,
+ *                            or, when it is empty, swap in the full spare
+ *                            (owner-only) and pop, or, when both are empty,
+ *                            depot_take (relaxed load + exchange per slot)
+ *                            and pop, or obtain a block from the backend
+ *   destroy_default_strategy: cache_drain (every thread's two lists) and
  *                            depot_drain (every depot list)
  *
- * Each thread has an owner-only singly linked list of cached blocks (head,
- * count 0..NCACHE, the link word in each block).  The depot has NLISTS
- * atomic slots (depot->list[c][k], NULL = empty); a non-NULL slot holds a
- * whole NULL-terminated list of exactly NCACHE blocks.  NTHREADS threads each
- * make NOPS calls that allocate or hand a live block to the next thread (a
+ * Each thread has two owner-only singly linked lists of cached blocks (the
+ * link word in each block): the current list (head, count 0..NCACHE) and
+ * the spare list (spare: NULL, or a full list of exactly NCACHE blocks),
+ * the classic "magazine" pair: a thread whose frees and allocations
+ * oscillate by fewer than NCACHE blocks never reaches the depot.  The depot
+ * has NLISTS atomic slots (depot->list[c][k], NULL = empty); a non-NULL
+ * slot holds a whole NULL-terminated list of exactly NCACHE blocks, always
+ * a thread's former spare.  NTHREADS threads each make NOPS calls (thread 1
+ * NOPS_FIRST) that allocate or hand a live block to the next thread (a
  * queue between a producer and a consumer, release/acquire); a thread frees
- * any block it holds at any time and before it exits, so lists flow from the
- * threads that free to the threads that allocate through the depot.  The
- * owner joins every thread and destroys the strategy.
+ * any block it holds at any time and before it exits, so lists flow from
+ * the threads that free to the threads that allocate through the depot.
+ * The owner joins every thread and destroys the strategy.
  *
  * Build variants (spin -D...):
- *   NTHREADS, NOPS, NCACHE (N, config.thread_cache_blocks), NLISTS (K,
- *   MS_DEPOT_LISTS), NBLOCKS (the backend's blocks; a run that needed more
- *   would fail on BackendInv, so the bound is never silently cut).
+ *   NTHREADS, NOPS, NOPS_FIRST (thread 1's calls; default NOPS), NCACHE (N,
+ *   config.thread_cache_blocks), NLISTS (K, MS_DEPOT_LISTS), NBLOCKS (the
+ *   backend's blocks; a run that needed more would fail on BackendInv, so
+ *   the bound is never silently cut).
  *   PUT_LOAD_STORE   depot_put loads the slot and then stores its list with
  *                    a plain store instead of the CAS: spin must find two
  *                    puts on one empty slot, one list lost (ConservationInv).
@@ -43,24 +53,31 @@
 #ifndef NOPS
 #define NOPS 5
 #endif
+#ifndef NOPS_FIRST
+#define NOPS_FIRST NOPS
+#endif
 #ifndef NCACHE
 #define NCACHE 2
 #endif
 #ifndef NLISTS
 #define NLISTS 1
 #endif
-/* Every block leaves the backend through an allocation, so NTHREADS * NOPS
- * blocks are always enough (BackendInv checks it). */
+/* Every block leaves the backend through an allocation, so as many blocks
+ * as calls are always enough (BackendInv checks it). */
 #ifndef NBLOCKS
-#define NBLOCKS (NTHREADS * NOPS)
+#define NBLOCKS ((NTHREADS - 1) * NOPS + NOPS_FIRST)
 #endif
 
 #define NULL 0
 
 /* Block b (1..NBLOCKS) stands for its header address; 0 is NULL. */
 byte next[NBLOCKS + 1];     /* the block's first word: the list's link */
-byte head[NTHREADS + 1];    /* per thread: cache->head[c] (owner-only) */
-byte count[NTHREADS + 1];   /* per thread: cache->count[c] (owner-only) */
+byte head[NTHREADS + 1];    /* per thread: the current list's head
+                             * (owner-only) */
+byte count[NTHREADS + 1];   /* per thread: the current list's count
+                             * (owner-only) */
+byte spare[NTHREADS + 1];   /* per thread: the spare list's head, NULL or a
+                             * list of exactly NCACHE blocks (owner-only) */
 byte depot[NLISTS];         /* depot->list[c][k]: _Atomic(ms_block_header*) */
 
 /* Ghost state, for the invariants only. */
@@ -75,7 +92,8 @@ byte ndone = 0;
 /* The invariants' values, computed just before each assertion of them
  * (hidden: scratch, not part of the state); an assertion that fails prints
  * the invariant's name. */
-hidden byte ExclusiveInv, ConservationInv, CountInv, DepotListInv, DrainedInv;
+hidden byte ExclusiveInv, ConservationInv, CountInv, SpareInv, DepotListInv,
+    DrainedInv;
 
 /* Coverage: each `cover_*: cover = 1` marks an event that spin_check.sh
  * requires to be reached (hidden: not part of the state). */
@@ -144,8 +162,10 @@ inline backend_obtain(t, b) {
  *   ExclusiveInv     no block is in two places (backend, a thread's hands,
  *                    a thread's list, a depot list) or twice in one list.
  *   ConservationInv  every block is in one of them: none is lost.
- *   CountInv         a thread's count is the length of its list, at most
- *                    NCACHE, and the list is NULL-terminated.
+ *   CountInv         a thread's count is the length of its current list,
+ *                    at most NCACHE, and the list is NULL-terminated.
+ *   SpareInv         a thread's spare is NULL or a NULL-terminated list of
+ *                    exactly NCACHE blocks.
  *   DepotListInv     a non-NULL depot slot holds a NULL-terminated list of
  *                    exactly NCACHE blocks.
  * ExclusiveInv is also asserted wherever a block moves into a thread's hands
@@ -165,6 +185,7 @@ end:
         ExclusiveInv = true;
         ConservationInv = true;
         CountInv = true;
+        SpareInv = true;
         DepotListInv = true;
         for (i : 1 .. NBLOCKS) {
             occ[i] = backend[i] + (holder[i] != 0 -> 1 : 0)
@@ -178,6 +199,16 @@ end:
             od;
             if
             :: p != NULL || length != count[i] || length > NCACHE -> CountInv = false
+            :: else -> skip
+            fi;
+            p = spare[i];
+            length = 0;
+            do
+            :: p != NULL && length <= NCACHE -> occ[p]++; length++; p = next[p]
+            :: else -> break
+            od;
+            if
+            :: spare[i] != NULL && (p != NULL || length != NCACHE) -> SpareInv = false
             :: else -> skip
             fi
         }
@@ -204,6 +235,7 @@ end:
         assert(ExclusiveInv);
         assert(ConservationInv);
         assert(CountInv);
+        assert(SpareInv);
         assert(DepotListInv);
         i = 0;
         p = 0;
@@ -219,6 +251,7 @@ end:
  * (they commute with every step of every other thread).  Locals are reset
  * when a call ends. */
 proctype Worker(byte id) {
+    byte nops = (id == 1 -> NOPS_FIRST : NOPS); /* calls to make */
     byte n = 0;        /* calls made (allocations and handoffs) */
     byte b = 0;        /* the block being freed, allocated or handed over */
     byte k = 0;        /* the depot slot the scan is at */
@@ -228,8 +261,8 @@ proctype Worker(byte id) {
     bool lost = false; /* the scan lost a race (a CAS, an exchange) */
     do
     /* ---- allocate_with_cache ---------------------------------------- */
-    :: atomic { n < NOPS && count[id] > 0 ->
-           /* CachePop: the hot path pops from the thread's own list
+    :: atomic { n < nops && count[id] > 0 ->
+           /* CachePop: the hot path pops from the thread's current list
             * (owner-only) */
            n++;
            cache_pop(id, b);
@@ -237,9 +270,22 @@ proctype Worker(byte id) {
            b = 0;
            cover_alloc_pop: cover = 1
        }
-    :: atomic { n < NOPS && count[id] == 0 ->
-           /* DepotTakeBegin: allocate_cache_slow -> depot_take, the class
-            * is empty; the scan starts at slot 0 */
+    :: atomic { n < nops && count[id] == 0 && spare[id] != NULL ->
+           /* CacheFromSpare: allocate_cache_slow, the current list is
+            * empty and the spare full: current := spare (count N), spare
+            * := empty, and pop (owner-only) */
+           n++;
+           head[id] = spare[id];
+           count[id] = NCACHE;
+           spare[id] = NULL;
+           cache_pop(id, b);
+           take_hold(id, b);
+           b = 0;
+           cover_from_spare: cover = 1
+       }
+    :: atomic { n < nops && count[id] == 0 && spare[id] == NULL ->
+           /* DepotTakeBegin: allocate_cache_slow -> depot_take, both lists
+            * are empty; the scan starts at slot 0 */
            n++;
            k = 0
        };
@@ -277,8 +323,9 @@ proctype Worker(byte id) {
               seen = NULL;
               if
               :: got != NULL ->
-                  /* own list := the list taken, count := N; pop from it */
-                  assert(head[id] == NULL && count[id] == 0);
+                  /* current list := the list taken, count := N; pop from
+                   * it */
+                  assert(head[id] == NULL && count[id] == 0 && spare[id] == NULL);
                   head[id] = got;
                   count[id] = NCACHE;
                   cache_pop(id, b);
@@ -318,16 +365,29 @@ proctype Worker(byte id) {
 
     /* ---- deallocate_with_cache -> cache_keep_or_release -------------- */
     :: atomic { nheld[id] > 0 && count[id] < NCACHE ->
-           /* CachePush: the class has room (owner-only) */
+           /* CachePush: the current list has room (owner-only) */
            lowest_held(id, b);
            drop_hold(id, b);
            cache_push(id, b);
            b = 0;
            cover_keep: cover = 1
        }
-    :: atomic { nheld[id] > 0 && count[id] == NCACHE ->
-           /* DepotPutBegin: the class is full, depot_put; the block
-            * stays in the thread's hands until the put is over */
+    :: atomic { nheld[id] > 0 && count[id] == NCACHE && spare[id] == NULL ->
+           /* CacheToSpare: the current list is full and the spare empty:
+            * spare := current, current := empty, and push (owner-only) */
+           lowest_held(id, b);
+           drop_hold(id, b);
+           spare[id] = head[id];
+           head[id] = NULL;
+           count[id] = 0;
+           cache_push(id, b);
+           b = 0;
+           cover_to_spare: cover = 1
+       }
+    :: atomic { nheld[id] > 0 && count[id] == NCACHE && spare[id] != NULL ->
+           /* DepotPutBegin: both lists are full, depot_put of the spare;
+            * the block stays in the thread's hands until the put is
+            * over */
            lowest_held(id, b);
            k = 0
        };
@@ -349,13 +409,15 @@ proctype Worker(byte id) {
               :: true ->
 #else
               /* DepotPutCas: atomic_compare_exchange_strong(&list[k],
-               * &expected = NULL, head), release on success, relaxed on
+               * &expected = NULL, spare), release on success, relaxed on
                * failure */
               if
               :: depot[k] == NULL ->
 #endif
-                  depot[k] = head[id];
-                  /* handed over: own list := empty, count := 0; push b */
+                  depot[k] = spare[id];
+                  /* handed over: spare := current, current := empty,
+                   * count := 0; push b */
+                  spare[id] = head[id];
                   head[id] = NULL;
                   count[id] = 0;
                   drop_hold(id, b);
@@ -379,19 +441,24 @@ proctype Worker(byte id) {
           }
        :: atomic { k == NLISTS && !sawnull ->
               /* BackendRelease: every slot full or every CAS lost, the
-               * thread's whole list goes back to the backend
+               * thread's whole spare list goes back to the backend
                * (cache_release_list: one step, the frees of blocks only
-               * this thread holds), then cache_push keeps the block in the
-               * emptied list */
+               * this thread holds), then spare := current, current :=
+               * empty, and cache_push keeps the block there */
               do
-              :: head[id] != NULL ->
-                  cache_pop(id, got);
+              :: spare[id] != NULL ->
+                  got = spare[id];
+                  spare[id] = next[got];
+                  next[got] = NULL;
                   ExclusiveInv = !backend[got];
                   assert(ExclusiveInv);
                   backend[got] = 1
               :: else -> break
               od;
               got = 0;
+              spare[id] = head[id];
+              head[id] = NULL;
+              count[id] = 0;
               drop_hold(id, b);
               cache_push(id, b);
               cover_release_list: cover = 1;
@@ -409,7 +476,7 @@ proctype Worker(byte id) {
        od
 
     /* ---- the handoff -------------------------------------------------- */
-    :: atomic { n < NOPS && nheld[id] > 0 && !exited[id % NTHREADS + 1] ->
+    :: atomic { n < nops && nheld[id] > 0 && !exited[id % NTHREADS + 1] ->
            /* Handoff: a live block to the next thread (a ring), through a
             * queue (release/acquire): its new holder frees it or hands it
             * on */
@@ -422,7 +489,7 @@ proctype Worker(byte id) {
        }
 
     /* ---- ThreadReturns: its calls made, nothing held ----------------- */
-    :: atomic { n == NOPS && nheld[id] == 0 ->
+    :: atomic { n == nops && nheld[id] == 0 ->
            exited[id] = true;
            ndone++;
            break
@@ -440,8 +507,8 @@ init {
     ndone == NTHREADS;                      /* DestroyBegin: the owner joins */
 
     /* destroy_default_strategy, alone.  CacheDrain: cache_drain gives every
-     * thread's cached blocks to the backend (one step per list: nothing runs
-     * concurrently with destroy) */
+     * thread's cached blocks, its current and its spare list, to the backend
+     * (one step per thread: nothing runs concurrently with destroy) */
     for (i : 1 .. NTHREADS) {
         atomic {
             if
@@ -449,9 +516,24 @@ init {
                 cover_drain_cache: cover = 1
             :: else -> skip
             fi;
+            if
+            :: spare[i] != NULL ->
+                cover_drain_spare: cover = 1
+            :: else -> skip
+            fi;
             do
             :: head[i] != NULL ->
                 cache_pop(i, b);
+                ExclusiveInv = !backend[b];
+                assert(ExclusiveInv);
+                backend[b] = 1
+            :: else -> break
+            od;
+            do
+            :: spare[i] != NULL ->
+                b = spare[i];
+                spare[i] = next[b];
+                next[b] = NULL;
                 ExclusiveInv = !backend[b];
                 assert(ExclusiveInv);
                 backend[b] = 1

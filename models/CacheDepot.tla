@@ -6,36 +6,47 @@
 (*                                                                         *)
 (*   src/default_strategy.c                                                *)
 (*     deallocate_with_cache -> cache_keep_or_release: cache_push when the *)
-(*         class has room (CachePush); else depot_put (DepotPutBegin,      *)
-(*         DepotPutLoad, DepotPutCas), then cache_push onto the emptied    *)
-(*         list, or ms_backend_release when no slot took the list          *)
-(*         (BackendRelease)                                                *)
+(*         current list has room (CachePush); when it is full and the      *)
+(*         spare empty, spare := current and cache_push onto an empty      *)
+(*         current list (CacheToSpare); when both are full, depot_put of   *)
+(*         the spare (DepotPutBegin, DepotPutLoad, DepotPutCas), or        *)
+(*         cache_release_list of the spare when no slot took it            *)
+(*         (BackendRelease), then spare := current and cache_push onto an  *)
+(*         empty current list                                              *)
 (*     allocate_with_cache -> allocate_cache_slow: cache_pop when the      *)
-(*         class has a block (CachePop); else depot_take (DepotTakeBegin,  *)
-(*         DepotTakeLoad, DepotTakeExchange) and cache_pop from the list   *)
-(*         taken, or ms_backend_obtain when no list was taken              *)
-(*         (BackendObtain)                                                 *)
+(*         current list has a block (CachePop); when it is empty and the   *)
+(*         spare full, current := spare and cache_pop (CacheFromSpare);    *)
+(*         when both are empty, depot_take (DepotTakeBegin, DepotTakeLoad, *)
+(*         DepotTakeExchange) and cache_pop from the list taken, or        *)
+(*         ms_backend_obtain when no list was taken (BackendObtain)        *)
 (*     destroy_default_strategy: cache_drain (CacheDrain) and depot_drain  *)
 (*         (DepotDrain), after the owner joined every thread (DestroyBegin,*)
 (*         DestroyFinish)                                                  *)
 (*                                                                         *)
-(* Each thread's cache is owner-only: a singly linked list of at most N    *)
-(* blocks (N = config.thread_cache_blocks) and its count, read and written *)
-(* only by the thread.  The depot is the one shared part: K atomic slots   *)
+(* Each thread's cache is owner-only, read and written only by the thread: *)
+(* per class two singly linked lists (the "magazine" pair), the current    *)
+(* list of at most N blocks (N = config.thread_cache_blocks) with its      *)
+(* count, and the spare list, either empty or exactly N blocks.            *)
+(* Allocations pop from and frees push onto the current list; the spare    *)
+(* absorbs one full list each way, so a thread whose frees and allocations *)
+(* oscillate by fewer than N blocks never reaches the depot and its blocks *)
+(* stay with it.  The depot is the one shared part: K atomic slots         *)
 (* (depot->list[c][k], MS_DEPOT_LISTS), NULL (<<>> here) when empty, else  *)
-(* holding a whole NULL-terminated list of exactly N blocks whose link     *)
-(* words and headers the thread that put it there wrote.                   *)
+(* holding a whole NULL-terminated list of exactly N blocks (a former      *)
+(* spare) whose link words and headers the thread that put it there wrote. *)
 (*                                                                         *)
-(* A free into a full class hands the whole own list to the first slot    *)
-(* whose relaxed load reads NULL and whose CAS (NULL -> head, release)     *)
-(* succeeds, then keeps the block in the emptied list; if no slot takes    *)
-(* it (every slot full, or every CAS lost) the whole own list goes to the *)
-(* backend and the block is kept in the emptied list.                      *)
-(* An allocation from an empty class exchanges NULL into the first slot    *)
+(* A free into a full current list with a full spare hands the whole       *)
+(* spare to the first slot whose relaxed load reads NULL and whose CAS     *)
+(* (NULL -> spare, release) succeeds; if no slot takes it (every slot      *)
+(* full, or every CAS lost) the whole spare goes to the backend.  Either   *)
+(* way the current list becomes the spare and the block starts an empty    *)
+(* current list.                                                           *)
+(* An allocation with both lists empty exchanges NULL into the first slot  *)
 (* whose relaxed load reads non-NULL (acquire) and, if the exchange        *)
 (* returned a list (not NULL: a racing take emptied the slot), makes it    *)
-(* its own list and pops from it; otherwise it gets a new block from the   *)
-(* backend.  The relaxed loads are hints: the CAS and the exchange decide. *)
+(* its current list and pops from it; otherwise it gets a new block from   *)
+(* the backend.  The relaxed loads are hints: the CAS and the exchange     *)
+(* decide.                                                                 *)
 (*                                                                         *)
 (* Threads pass live blocks to each other (Handoff: a pointer through a    *)
 (* queue with release/acquire, the benchmark's producer and consumer), so  *)
@@ -81,8 +92,9 @@ Phases == {"idle",          \* between calls
 
 VARIABLES
     depot,      \* depot->list[c][k]: the slots, Null or a list
-    own,        \* per thread: its cache's list (owner-only), head first
-    count,      \* per thread: cache->count[c] (owner-only)
+    own,        \* per thread: its current list (owner-only), head first
+    count,      \* per thread: the current list's count (owner-only)
+    spare,      \* per thread: its spare list (owner-only): <<>> or N blocks
     backend,    \* ghost: the blocks in the backend's free memory
     held,       \* ghost: per thread, the live blocks in its hands
     pc,         \* per thread: the phase of its call
@@ -92,12 +104,13 @@ VARIABLES
     calls,      \* per thread: allocations and handoffs made
     owner       \* the owner: "run", "destroy" (joined, destroying), "done"
 
-vars == <<depot, own, count, backend, held, pc, slot, blk, lost, calls, owner>>
+vars == <<depot, own, count, spare, backend, held, pc, slot, blk, lost, calls, owner>>
 
 TypeOK ==
     /\ depot \in [Lists -> Seq(Blocks)]
     /\ own \in [Threads -> Seq(Blocks)]
     /\ count \in [Threads -> 0..N]
+    /\ spare \in [Threads -> Seq(Blocks)]
     /\ backend \subseteq Blocks
     /\ held \in [Threads -> SUBSET Blocks]
     /\ pc \in [Threads -> Phases]
@@ -111,6 +124,7 @@ Init ==
     /\ depot = [k \in Lists |-> Null]
     /\ own = [t \in Threads |-> <<>>]
     /\ count = [t \in Threads |-> 0]
+    /\ spare = [t \in Threads |-> <<>>]
     /\ backend = Blocks
     /\ held = [t \in Threads |-> {}]
     /\ pc = [t \in Threads |-> "idle"]
@@ -139,7 +153,7 @@ Idle(t) ==
 -----------------------------------------------------------------------------
 (* allocate_with_cache *)
 
-(* The hot path: the class has a block; cache_pop (owner-only).          *)
+(* The hot path: the current list has a block; cache_pop (owner-only).   *)
 CachePop(t) ==
     /\ owner = "run"
     /\ pc[t] = "idle"
@@ -149,18 +163,36 @@ CachePop(t) ==
     /\ own' = [own EXCEPT ![t] = Tail(@)]
     /\ count' = [count EXCEPT ![t] = @ - 1]
     /\ calls' = [calls EXCEPT ![t] = @ + 1]
+    /\ UNCHANGED <<depot, spare, backend, pc, slot, blk, lost, owner>>
+
+(* allocate_cache_slow, the current list empty and the spare full:       *)
+(* current := spare (count N), spare := empty, and cache_pop             *)
+(* (owner-only, no shared access).                                       *)
+CacheFromSpare(t) ==
+    /\ owner = "run"
+    /\ pc[t] = "idle"
+    /\ calls[t] < MaxCalls
+    /\ count[t] = 0
+    /\ spare[t] # <<>>
+    /\ held' = [held EXCEPT ![t] = @ \cup {Head(spare[t])}]
+    /\ own' = [own EXCEPT ![t] = Tail(spare[t])]
+    /\ count' = [count EXCEPT ![t] = N - 1]
+    /\ spare' = [spare EXCEPT ![t] = <<>>]
+    /\ calls' = [calls EXCEPT ![t] = @ + 1]
     /\ UNCHANGED <<depot, backend, pc, slot, blk, lost, owner>>
 
-(* allocate_cache_slow with an empty class: depot_take scans from slot 0. *)
+(* allocate_cache_slow with both lists empty: depot_take scans from      *)
+(* slot 0.                                                               *)
 DepotTakeBegin(t) ==
     /\ owner = "run"
     /\ pc[t] = "idle"
     /\ calls[t] < MaxCalls
     /\ count[t] = 0
+    /\ spare[t] = <<>>
     /\ pc' = [pc EXCEPT ![t] = "take_load"]
     /\ slot' = [slot EXCEPT ![t] = 0]
     /\ calls' = [calls EXCEPT ![t] = @ + 1]
-    /\ UNCHANGED <<depot, own, count, backend, held, blk, lost, owner>>
+    /\ UNCHANGED <<depot, own, count, spare, backend, held, blk, lost, owner>>
 
 (* depot_take: relaxed load of list[k]; NULL, on to the next slot.       *)
 DepotTakeLoad(t) ==
@@ -169,11 +201,11 @@ DepotTakeLoad(t) ==
        THEN /\ pc' = [pc EXCEPT ![t] = "take_xchg"]
             /\ UNCHANGED slot
        ELSE NextSlot(t, "take_load", "obtain")
-    /\ UNCHANGED <<depot, own, count, backend, held, blk, lost, calls, owner>>
+    /\ UNCHANGED <<depot, own, count, spare, backend, held, blk, lost, calls, owner>>
 
 (* depot_take: atomic_exchange(&list[k], NULL), acquire.  A list: the    *)
-(* thread's own list := it, count := N, and cache_pop from it.  NULL (a  *)
-(* racing take emptied the slot after the load): on to the next slot.    *)
+(* thread's current list := it, count := N, and cache_pop from it.  NULL *)
+(* (a racing take emptied the slot after the load): on to the next slot. *)
 DepotTakeExchange(t) ==
     /\ pc[t] = "take_xchg"
     /\ LET got == depot[slot[t]] IN
@@ -186,7 +218,7 @@ DepotTakeExchange(t) ==
           ELSE /\ lost' = [lost EXCEPT ![t] = TRUE]
                /\ NextSlot(t, "take_load", "obtain")
                /\ UNCHANGED <<own, count, held, blk>>
-    /\ UNCHANGED <<backend, calls, owner>>
+    /\ UNCHANGED <<spare, backend, calls, owner>>
 
 (* allocate_cache_slow when no list was taken: ms_backend_obtain (the    *)
 (* backend's malloc, any free block).                                    *)
@@ -196,12 +228,12 @@ BackendObtain(t) ==
         /\ backend' = backend \ {b}
         /\ held' = [held EXCEPT ![t] = @ \cup {b}]
     /\ Idle(t)
-    /\ UNCHANGED <<depot, own, count, calls, owner>>
+    /\ UNCHANGED <<depot, own, count, spare, calls, owner>>
 
 -----------------------------------------------------------------------------
 (* deallocate_with_cache -> cache_keep_or_release, of a block t holds *)
 
-(* The class has room: cache_push (owner-only).                          *)
+(* The current list has room: cache_push (owner-only).                   *)
 CachePush(t) ==
     /\ pc[t] = "idle"
     /\ count[t] < N
@@ -209,17 +241,32 @@ CachePush(t) ==
         /\ held' = [held EXCEPT ![t] = @ \ {b}]
         /\ own' = [own EXCEPT ![t] = <<b>> \o @]
     /\ count' = [count EXCEPT ![t] = @ + 1]
+    /\ UNCHANGED <<depot, spare, backend, pc, slot, blk, lost, calls, owner>>
+
+(* The current list is full and the spare empty: spare := current,       *)
+(* current := empty, and cache_push keeps the block there (owner-only,   *)
+(* no shared access).                                                    *)
+CacheToSpare(t) ==
+    /\ pc[t] = "idle"
+    /\ count[t] = N
+    /\ spare[t] = <<>>
+    /\ \E b \in held[t] :
+        /\ held' = [held EXCEPT ![t] = @ \ {b}]
+        /\ own' = [own EXCEPT ![t] = <<b>>]
+    /\ spare' = [spare EXCEPT ![t] = own[t]]
+    /\ count' = [count EXCEPT ![t] = 1]
     /\ UNCHANGED <<depot, backend, pc, slot, blk, lost, calls, owner>>
 
-(* The class is full: depot_put scans from slot 0.  The block stays in   *)
-(* the thread's hands until the put is over.                             *)
+(* Both lists are full: depot_put of the spare scans from slot 0.  The   *)
+(* block stays in the thread's hands until the put is over.              *)
 DepotPutBegin(t) ==
     /\ pc[t] = "idle"
     /\ count[t] = N
+    /\ spare[t] # <<>>
     /\ \E b \in held[t] : blk' = [blk EXCEPT ![t] = b]
     /\ pc' = [pc EXCEPT ![t] = "put_load"]
     /\ slot' = [slot EXCEPT ![t] = 0]
-    /\ UNCHANGED <<depot, own, count, backend, held, lost, calls, owner>>
+    /\ UNCHANGED <<depot, own, count, spare, backend, held, lost, calls, owner>>
 
 (* depot_put: relaxed load of list[k]; not NULL, on to the next slot.    *)
 DepotPutLoad(t) ==
@@ -228,33 +275,36 @@ DepotPutLoad(t) ==
        THEN /\ pc' = [pc EXCEPT ![t] = "put_cas"]
             /\ UNCHANGED slot
        ELSE NextSlot(t, "put_load", "release")
-    /\ UNCHANGED <<depot, own, count, backend, held, blk, lost, calls, owner>>
+    /\ UNCHANGED <<depot, own, count, spare, backend, held, blk, lost, calls, owner>>
 
 (* depot_put: atomic_compare_exchange_strong(&list[k], &expected = NULL, *)
-(* head), release on success.  Success: the slot holds the thread's N    *)
-(* blocks, its own list := empty, count := 0, and cache_push keeps the   *)
-(* block being freed.  Failure (a racing put filled the slot after the   *)
-(* load): on to the next slot.                                           *)
+(* spare), release on success.  Success: the slot holds the thread's N   *)
+(* spare blocks, spare := current, current := empty, and cache_push      *)
+(* keeps the block being freed.  Failure (a racing put filled the slot   *)
+(* after the load): on to the next slot.                                 *)
 DepotPutCas(t) ==
     /\ pc[t] = "put_cas"
     /\ IF depot[slot[t]] = Null
-       THEN /\ depot' = [depot EXCEPT ![slot[t]] = own[t]]
+       THEN /\ depot' = [depot EXCEPT ![slot[t]] = spare[t]]
+            /\ spare' = [spare EXCEPT ![t] = own[t]]
             /\ own' = [own EXCEPT ![t] = <<blk[t]>>]
             /\ count' = [count EXCEPT ![t] = 1]
             /\ held' = [held EXCEPT ![t] = @ \ {blk[t]}]
             /\ Idle(t)
        ELSE /\ lost' = [lost EXCEPT ![t] = TRUE]
             /\ NextSlot(t, "put_load", "release")
-            /\ UNCHANGED <<depot, own, count, held, blk>>
+            /\ UNCHANGED <<depot, own, count, spare, held, blk>>
     /\ UNCHANGED <<backend, calls, owner>>
 
-(* No slot took the list (every slot full, or every CAS lost): the whole *)
-(* list goes back to the backend (cache_release_list), and cache_push    *)
-(* keeps the block in the emptied list, so a thread that frees more than *)
-(* it allocates looks at the depot once per list, not once per block.    *)
+(* No slot took the spare (every slot full, or every CAS lost): the      *)
+(* whole spare goes back to the backend (cache_release_list), spare :=   *)
+(* current, and cache_push keeps the block in an empty current list, so  *)
+(* a thread that frees more than it allocates looks at the depot once    *)
+(* per N blocks, not once per block.                                     *)
 BackendRelease(t) ==
     /\ pc[t] = "release"
-    /\ backend' = backend \cup Range(own[t])
+    /\ backend' = backend \cup Range(spare[t])
+    /\ spare' = [spare EXCEPT ![t] = own[t]]
     /\ own' = [own EXCEPT ![t] = <<blk[t]>>]
     /\ count' = [count EXCEPT ![t] = 1]
     /\ held' = [held EXCEPT ![t] = @ \ {blk[t]}]
@@ -274,7 +324,7 @@ Handoff(t) ==
         /\ pc[u] # "done"
         /\ held' = [held EXCEPT ![t] = @ \ {b}, ![u] = @ \cup {b}]
     /\ calls' = [calls EXCEPT ![t] = @ + 1]
-    /\ UNCHANGED <<depot, own, count, backend, pc, slot, blk, lost, owner>>
+    /\ UNCHANGED <<depot, own, count, spare, backend, pc, slot, blk, lost, owner>>
 
 (* The thread returns once it made its calls and freed what it holds;    *)
 (* its cache stays (destroy drains it).                                  *)
@@ -283,7 +333,7 @@ ThreadReturns(t) ==
     /\ calls[t] = MaxCalls
     /\ held[t] = {}
     /\ pc' = [pc EXCEPT ![t] = "done"]
-    /\ UNCHANGED <<depot, own, count, backend, held, slot, blk, lost, calls, owner>>
+    /\ UNCHANGED <<depot, own, count, spare, backend, held, slot, blk, lost, calls, owner>>
 
 -----------------------------------------------------------------------------
 (* destroy_default_strategy, after the owner joined every thread *)
@@ -292,15 +342,17 @@ DestroyBegin ==
     /\ owner = "run"
     /\ \A t \in Threads : pc[t] = "done"
     /\ owner' = "destroy"
-    /\ UNCHANGED <<depot, own, count, backend, held, pc, slot, blk, lost, calls>>
+    /\ UNCHANGED <<depot, own, count, spare, backend, held, pc, slot, blk, lost, calls>>
 
-(* cache_drain: a thread's cached blocks to the backend.                 *)
+(* cache_drain: a thread's cached blocks, current and spare list, to the *)
+(* backend.                                                              *)
 CacheDrain(t) ==
     /\ owner = "destroy"
-    /\ own[t] # <<>>
-    /\ backend' = backend \cup Range(own[t])
+    /\ own[t] # <<>> \/ spare[t] # <<>>
+    /\ backend' = backend \cup Range(own[t]) \cup Range(spare[t])
     /\ own' = [own EXCEPT ![t] = <<>>]
     /\ count' = [count EXCEPT ![t] = 0]
+    /\ spare' = [spare EXCEPT ![t] = <<>>]
     /\ UNCHANGED <<depot, held, pc, slot, blk, lost, calls, owner>>
 
 (* depot_drain: a non-empty slot's list to the backend.                  *)
@@ -309,14 +361,14 @@ DepotDrain(k) ==
     /\ depot[k] # Null
     /\ backend' = backend \cup Range(depot[k])
     /\ depot' = [depot EXCEPT ![k] = Null]
-    /\ UNCHANGED <<own, count, held, pc, slot, blk, lost, calls, owner>>
+    /\ UNCHANGED <<own, count, spare, held, pc, slot, blk, lost, calls, owner>>
 
 DestroyFinish ==
     /\ owner = "destroy"
-    /\ \A t \in Threads : own[t] = <<>>
+    /\ \A t \in Threads : own[t] = <<>> /\ spare[t] = <<>>
     /\ \A k \in Lists : depot[k] = Null
     /\ owner' = "done"
-    /\ UNCHANGED <<depot, own, count, backend, held, pc, slot, blk, lost, calls>>
+    /\ UNCHANGED <<depot, own, count, spare, backend, held, pc, slot, blk, lost, calls>>
 
 (* Nothing left to do (not a deadlock). *)
 Terminated ==
@@ -325,10 +377,10 @@ Terminated ==
 
 Next ==
     \/ \E t \in Threads :
-        \/ CachePop(t) \/ DepotTakeBegin(t) \/ DepotTakeLoad(t)
-        \/ DepotTakeExchange(t) \/ BackendObtain(t)
-        \/ CachePush(t) \/ DepotPutBegin(t) \/ DepotPutLoad(t)
-        \/ DepotPutCas(t) \/ BackendRelease(t)
+        \/ CachePop(t) \/ CacheFromSpare(t) \/ DepotTakeBegin(t)
+        \/ DepotTakeLoad(t) \/ DepotTakeExchange(t) \/ BackendObtain(t)
+        \/ CachePush(t) \/ CacheToSpare(t) \/ DepotPutBegin(t)
+        \/ DepotPutLoad(t) \/ DepotPutCas(t) \/ BackendRelease(t)
         \/ Handoff(t) \/ ThreadReturns(t) \/ CacheDrain(t)
     \/ \E k \in Lists : DepotDrain(k)
     \/ DestroyBegin \/ DestroyFinish \/ Terminated
@@ -339,25 +391,32 @@ Spec == Init /\ [][Next]_vars
 (* Invariants *)
 
 (* How many places hold block b: the backend, a thread's hands, a        *)
-(* position in a thread's list, a position in a depot list.              *)
+(* position in a thread's current or spare list, a position in a depot   *)
+(* list.                                                                 *)
 CachePositions == UNION {{<<t, i>> : i \in DOMAIN own[t]} : t \in Threads}
+SparePositions == UNION {{<<t, i>> : i \in DOMAIN spare[t]} : t \in Threads}
 DepotPositions == UNION {{<<k, i>> : i \in DOMAIN depot[k]} : k \in Lists}
 
 Places(b) ==
     (IF b \in backend THEN 1 ELSE 0)
     + Cardinality({t \in Threads : b \in held[t]})
     + Cardinality({p \in CachePositions : own[p[1]][p[2]] = b})
+    + Cardinality({p \in SparePositions : spare[p[1]][p[2]] = b})
     + Cardinality({p \in DepotPositions : depot[p[1]][p[2]] = b})
 
 (* No block is lost. *)
 ConservationInv == \A b \in Blocks : Places(b) >= 1
 
-(* No block is in two places (two threads' caches, a cache and the       *)
-(* backend, twice in one list, ...): owned twice.                        *)
+(* No block is in two places (two threads' caches, a thread's current    *)
+(* and spare list, a cache and the backend, twice in one list, ...):     *)
+(* owned twice.                                                          *)
 ExclusiveInv == \A b \in Blocks : Places(b) <= 1
 
-(* A thread's count is the length of its list, at most N. *)
+(* A thread's count is the length of its current list, at most N. *)
 CountInv == \A t \in Threads : count[t] = Len(own[t]) /\ count[t] <= N
+
+(* A thread's spare list is empty or exactly N blocks. *)
+SpareInv == \A t \in Threads : spare[t] = <<>> \/ Len(spare[t]) = N
 
 (* A non-empty depot slot holds exactly N blocks. *)
 DepotListInv == \A k \in Lists : depot[k] # Null => Len(depot[k]) = N
