@@ -161,8 +161,8 @@ static MS_ALWAYS_INLINE unsigned depot_empty_slots(const ms_default* s, size_t c
     return empty;
 }
 
-/* Hands `list`, a full class c's whole list, to an empty slot of the
- * depot.  False if every slot was taken.  The relaxed loads only skip slots
+/* Hands `list`, a spare list of class c (N blocks), to an empty slot of
+ * the depot.  False if every slot was taken.  The relaxed loads only skip slots
  * seen full; the CAS from NULL decides (no ABA: NULL says nothing about a
  * list), and its release publishes the list's links and headers to the
  * thread that takes it (depot_take's acquire). */
@@ -394,7 +394,9 @@ static void cache_drain(void* value, void* context) {
 static void depot_drain(ms_default* s) {
     if (s->depot == NULL) return;
     for (size_t c = 1; c < MS_CACHE_CLASSES; c++) {
-        for (size_t k = 0; k < MS_DEPOT_LISTS; k++) cache_release_list(s, ms_load_relaxed(&s->depot->list[c][k]), c);
+        for (size_t k = 0; k < MS_DEPOT_LISTS; k++) {
+            cache_release_list(s, ms_load_relaxed(&s->depot->list[c][k]), c);
+        }
     }
     free(s->depot);
 }

@@ -146,8 +146,8 @@ typedef struct ms_thread_cache {
  * an empty slot by compare-and-swap from NULL (release), and a thread whose
  * class's two lists are empty takes a whole list by exchange with NULL
  * (acquire), so blocks freed by one thread serve another thread's
- * allocations.  Each list has exactly one
- * owner at any time (models/CacheDepot.tla); destroy gives the lists back. */
+ * allocations.  Each list has exactly one owner at any time
+ * (models/CacheDepot.tla); destroy gives the lists back. */
 typedef struct ms_cache_depot {
     _Atomic(ms_block_header*) list[MS_CACHE_CLASSES][MS_DEPOT_LISTS]; /* NULL: empty */
 } ms_cache_depot;
