@@ -1,16 +1,18 @@
-// The thread cache (config.thread_cache_blocks): freed blocks of 1 .. 2040
-// bytes stay with the freeing thread, up to the configured number per size
+// The thread cache (config.thread_cache_blocks = N): freed blocks of 1 ..
+// 2040 bytes stay with the freeing thread, in two lists of up to N per size
 // class (16 bytes wide: 1..8, 9..24, ..., 2025..2040), and serve its next
-// requests of the same class without calling the backend.  The statistics stay exact, misuse of a cached block
-// is still caught, and destroy gives every cached block back.
+// requests of the same class without calling the backend; full lists go to
+// the strategy's depot, where other threads take them.  The statistics stay
+// exact, misuse of a cached block is still caught, and destroy gives every
+// cached block back.
 //
 // The strategies here run over the RecordingBackend, which counts the
 // backend calls and keeps track of the blocks it handed out.
 #include <gtest/gtest.h>
 
-#include <cstdint>
 #include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -194,8 +196,8 @@ class Worker {
 };
 
 // A thread that only allocates (a producer) gets the blocks another thread
-// (a consumer) freed, through the depot: the consumer keeps N and hands on
-// full lists; the producer takes them whole.
+// (a consumer) freed, through the depot: the consumer keeps two lists of N
+// and hands on its spare lists; the producer takes them whole.
 TEST_F(ThreadCacheTest, AProducerReusesWhatAConsumerFreedThroughTheDepot) {
     const size_t kBlocks = 40;
     Strategy s = Create(3);
