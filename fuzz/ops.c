@@ -519,6 +519,11 @@ static unsigned char* cache_take(Run* r, size_t c) {
     return raw;
 }
 
+/* Every block of list `k` went back to the backend. */
+static void check_list_back(const Run* r, const CacheClass* k) {
+    for (size_t i = 0; i < k->count; i++) FUZZ_CHECK(backend_got_back(&r->backend, k->raw[i]));
+}
+
 /* Class c's spare list goes to the depot's first empty slot (the spare
  * list is then empty).  False if the depot has none for c. */
 static bool depot_put(Run* r, size_t c) {
@@ -751,10 +756,10 @@ static void op_allocate_aligned(Run* r, size_t alignment, size_t size) {
  * thread cache.  A plain block of a cached size stays in its class; a
  * full class's list becomes the spare one, whose list first goes to the
  * depot or, with the depot's lists of the class full, back to the
- * backend.  Otherwise, without a quarantine the
- * block goes straight back to the backend; with one it is kept, and once
- * `quarantine` blocks are kept the oldest goes back (default_strategy.h):
- * the block released `quarantine` releases ago.  Checks that exactly those
+ * backend.  Otherwise, without a quarantine the block goes straight back
+ * to the backend; with one it is kept, and once `quarantine` blocks are
+ * kept the oldest goes back (default_strategy.h): the block released
+ * `quarantine` releases ago.  Checks that exactly those
  * blocks (or none) went back, then remembers `b` for double frees. */
 static void settle_release(Run* r, const Block* b, uint64_t free_calls, bool cacheable) {
     unsigned char* back = b->raw; /* the last block the backend got back */
@@ -767,9 +772,7 @@ static void settle_release(Run* r, const Block* b, uint64_t free_calls, bool cac
         if (r->cache[c].count == r->cache_blocks) {
             if (spare->count != 0 && !depot_put(r, c)) {
                 /* The spare list goes back, most recent first. */
-                for (size_t i = 0; i < spare->count; i++) {
-                    FUZZ_CHECK(backend_got_back(&r->backend, spare->raw[i]));
-                }
+                check_list_back(r, spare);
                 backs = spare->count;
                 back = spare->raw[0];
                 r->cached_total -= spare->count;
@@ -2273,17 +2276,9 @@ static void finish(Run* r, bool leak_at_destroy) {
     }
     /* Cached blocks are not leaks: every one went back. */
     for (size_t c = 1; c < CACHE_CLASSES; c++) {
-        for (size_t i = 0; i < r->cache[c].count; i++) {
-            FUZZ_CHECK(backend_got_back(&r->backend, r->cache[c].raw[i]));
-        }
-        for (size_t i = 0; i < r->spare[c].count; i++) {
-            FUZZ_CHECK(backend_got_back(&r->backend, r->spare[c].raw[i]));
-        }
-        for (size_t k = 0; k < DEPOT_LISTS; k++) {
-            for (size_t i = 0; i < r->depot[c][k].count; i++) {
-                FUZZ_CHECK(backend_got_back(&r->backend, r->depot[c][k].raw[i]));
-            }
-        }
+        check_list_back(r, &r->cache[c]);
+        check_list_back(r, &r->spare[c]);
+        for (size_t k = 0; k < DEPOT_LISTS; k++) check_list_back(r, &r->depot[c][k]);
     }
     cache_free_all(r);
     uint64_t other_calls = r->other_log.calls;
