@@ -13,6 +13,7 @@
 
 #include "default_strategy.h"
 #include "peers.h"
+#include "variants.h"
 
 /* ---- metadata --------------------------------------------------------------- */
 
@@ -204,7 +205,7 @@ void bench_memory_measure(uint64_t blocks, const bool* enabled, bench_memory_rep
     report->ok = true;
     /* Without and with a thread cache (whose classes round requests up). */
     for (size_t cache = 0; cache < 2; cache++) {
-        size_t blocks_per_class = cache * 8;
+        size_t blocks_per_class = cache * BENCH_THREAD_CACHE_BLOCKS;
         measure_metadata(cache ? "malloc+cache" : "malloc", glibc_alloc, glibc_free, glibc_usable,
                          blocks_per_class, &report->metadata[report->metadata_count++]);
 #if BENCH_HAVE_PEERS

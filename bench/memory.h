@@ -25,7 +25,7 @@
 
 typedef struct bench_metadata_row {
     const char* backend;        /* "malloc", "jemalloc", "mimalloc", each also "+cache" */
-    bool thread_cache;          /* measured with config.thread_cache_blocks = 8 */
+    bool thread_cache;          /* measured with BENCH_THREAD_CACHE_BLOCKS (variants.h) */
     double requested_per_block; /* average over sizes 8..2000 */
     double usable_per_block;    /* average over sizes 8..2000 */
     double requested_32;

@@ -150,9 +150,6 @@ static bool strategy_setup(void** context) {
     return strategy_setup_with(context, NULL);
 }
 
-/* The thread cache's block count per class for "strategy+cache". */
-#define BENCH_THREAD_CACHE_BLOCKS 8u
-
 static bool strategy_cache_setup(void** context) {
     DefaultStrategyConfig config;
     memset(&config, 0, sizeof config);

@@ -6,6 +6,8 @@
  *   malloc             raw glibc malloc/free                      (reference)
  *   strategy           //:default_strategy over malloc, called through its
  *                      vtable: s->base.allocate(&s->base, n)     vs malloc
+ *   strategy+cache     the same with thread_cache_blocks =
+ *                      BENCH_THREAD_CACHE_BLOCKS                 vs malloc
  *   baseline-header    16-byte size header only (baselines.h)    vs malloc
  *   baseline-mutex     header + one mutex around shared counters vs malloc
  *   baseline-atomic    header + shared atomic counters           vs malloc
@@ -27,6 +29,10 @@
 #include <stdint.h>
 
 #include "workloads.h"
+
+/* config.thread_cache_blocks of "strategy+cache" and of the memory
+ * measurements' "+cache" rows. */
+#define BENCH_THREAD_CACHE_BLOCKS 8u
 
 /* What all threads of one run did, added up. */
 typedef struct bench_run_totals {
