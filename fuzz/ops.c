@@ -43,21 +43,21 @@
  * The thread cache (config.thread_cache_blocks = N, used only without a
  * debug option and the size histogram; otherwise ignored, rounding
  * included) is modelled exactly: per class (16 bytes wide: sizes 1 .. 8,
- * 9 .. 24, ..., 2025 .. 2040) a LIFO list of backend blocks.  Every plain
- * block of up to 2040 bytes asks the backend for its class's room (class c:
- * 16c - 8 bytes, plus the header); a free through the vtable of such a live
- * block keeps it in its class while the class holds fewer than N (the
- * backend not called); a full class's list becomes its spare list, and a
- * spare list already there first goes to the first empty one of the
- * depot's 4 lists of the class or, with those full, back to the backend
- * (most recent first); then the block is kept;
- * a direct default_deallocate, the old block of a resize, larger and
- * aligned blocks always go back.  Only the vtable's allocate takes a block
- * from the cache: exactly the last one kept in the request's class (an
- * empty class first takes its spare list, else the depot's first
- * non-empty list of the class),
- * without asking the backend (a pending backend failure stays pending); a popped
- * block the memory limit refuses goes back to the backend.  A freed pointer
+ * 9 .. 24, ..., 2025 .. 2040) two LIFO lists of backend blocks, the head
+ * list and the spare one, and the depot's 4 lists.  Every plain block of up
+ * to 2040 bytes asks the backend for its class's room (class c: 16c - 8
+ * bytes, plus the header); a free through the vtable of such a live block
+ * keeps it in the head list (the backend not called), a full head list
+ * first becoming the spare list, and a spare list already there going to
+ * the first empty one of the depot's lists of the class or, with those
+ * full, back to the backend (most recent first); a direct
+ * default_deallocate, the old block of a resize, larger and aligned blocks
+ * always go back.  Only the vtable's allocate takes a block from the
+ * cache: exactly the last one kept in the request's head list (an empty
+ * head list first takes the spare list, else the depot's first non-empty
+ * list of the class), without asking the backend (a pending backend
+ * failure stays pending); a popped block the memory limit refuses goes
+ * back to the backend.  A freed pointer
  * handed out again is live again (no longer a double free to try); a
  * cached one freed again is a DOUBLE_FREE; destroy gives every cached
  * block back (none is a leak).  A popped block's old contents are not
@@ -233,7 +233,8 @@ typedef struct Shadow {
     uint64_t size_classes[STRATEGY_SIZE_CLASSES]; /* successful allocations by size class */
 } Shadow;
 
-/* One class of the thread cache's model: a stack of backend blocks. */
+/* One list of the thread cache's model (a head, spare or depot list): a
+ * stack of backend blocks, the last kept last. */
 typedef struct CacheClass {
     unsigned char** raw;
     size_t count;
@@ -261,7 +262,7 @@ typedef struct Run {
     unsigned char* quarantined[MAX_QUARANTINE];
     /* config.thread_cache_blocks as the strategy uses it: 0 without a cache
      * (also when a debug option or the histogram makes it ignore the
-     * config); cache[c] the backend blocks in class c, the last kept last. */
+     * config), and its lists per class c. */
     size_t cache_blocks;
     CacheClass cache[CACHE_CLASSES];              /* the head lists (up to N blocks) */
     CacheClass spare[CACHE_CLASSES];              /* the spare lists (empty or N blocks) */

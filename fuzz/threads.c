@@ -5,10 +5,11 @@
  *
  * Input: a byte choosing the thread count, a byte of flags (bit 0: a memory
  * limit, from the next two bytes; bit 1: config.thread_cache_blocks = 1 +
- * the next byte % 4, so blocks freed by one thread are reused by it and
- * caches fill up and overflow), then operations: an opcode byte whose high
- * bits name the thread, and two argument bytes.  With the thread cache the
- * workers exit with blocks in their caches, which destroy gives back.
+ * the next byte % 4, so blocks freed by one thread are reused by it or,
+ * through the depot, by another, and lists fill up and overflow), then
+ * operations: an opcode byte whose high bits name the thread, and two
+ * argument bytes.  With the thread cache the workers exit with blocks in
+ * their caches and the depot, which destroy gives back.
  *
  * Checked while the threads run (what holds for a concurrent read):
  *   - validate is true and the status ACTIVE;
