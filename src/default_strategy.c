@@ -97,32 +97,16 @@ static void parent_free(void* context, void* ptr) {
 
 /* ---- the thread cache (config.thread_cache_blocks) ----------------------- */
 
-/* A cached block's memory after its header (`bytes`, at least 8, of which
+/* A cached block's memory after its header (its class's room, of which
  * the first word links the list) is off limits under ASan while cached, so
- * a use after free of a cached block is still reported. */
-static MS_ALWAYS_INLINE void cache_poison(void* block, size_t bytes) {
-#ifdef MS_ASAN
-    ASAN_POISON_MEMORY_REGION(block, bytes);
-#else
-    (void)block;
-    (void)bytes;
-#endif
-}
-
-static MS_ALWAYS_INLINE void cache_unpoison(void* block, size_t bytes) {
-#ifdef MS_ASAN
-    ASAN_UNPOISON_MEMORY_REGION(block, bytes);
-#else
-    (void)block;
-    (void)bytes;
-#endif
-}
+ * a use after free of a cached block is still reported (ms_cache_poison and
+ * ms_cache_unpoison: default_strategy_internal.h). */
 
 static MS_ALWAYS_INLINE void cache_push(ms_thread_cache* cache, ms_block_header* header, size_t c) {
     void* block = header + 1;
-    cache_unpoison(block, sizeof(void*)); /* the link: past the size of a block popped for fewer bytes */
+    ms_cache_unpoison(block, sizeof(void*)); /* the link: past the size of a block popped for fewer bytes */
     memcpy(block, &cache->head[c], sizeof(void*));
-    cache_poison(block, MS_CACHE_ROOM(c));
+    ms_cache_poison(block, MS_CACHE_ROOM(c));
     cache->head[c] = header;
     cache->count[c]++;
 }
@@ -132,10 +116,10 @@ static MS_ALWAYS_INLINE void cache_push(ms_thread_cache* cache, ms_block_header*
 static MS_ALWAYS_INLINE ms_block_header* cache_pop(ms_thread_cache* cache, size_t c, size_t size) {
     ms_block_header* header = cache->head[c];
     void* block = header + 1;
-    cache_unpoison(block, sizeof(void*));
+    ms_cache_unpoison(block, sizeof(void*));
     memcpy(&cache->head[c], block, sizeof(void*));
-    cache_poison(block, MS_CACHE_ROOM(c));
-    cache_unpoison(block, size);
+    ms_cache_poison(block, MS_CACHE_ROOM(c));
+    ms_cache_unpoison(block, size);
     cache->count[c]--;
     return header;
 }
@@ -211,7 +195,7 @@ static void cache_release_list(ms_default* s, ms_block_header* header, size_t c)
     while (header != NULL) {
         void* block = header + 1;
         ms_block_header* next;
-        cache_unpoison(block, MS_CACHE_ROOM(c));
+        ms_cache_unpoison(block, MS_CACHE_ROOM(c));
         memcpy(&next, block, sizeof next);
         ms_backend_release(s, header);
         header = next;

@@ -348,20 +348,34 @@ static inline void ms_backend_release(ms_default* s, void* raw) {
     }
 }
 
+/* Under ASan: `bytes` at `block` become off limits (poison) or addressable
+ * again (unpoison); nothing otherwise.  For the thread cache's blocks. */
+static inline void ms_cache_poison(void* block, size_t bytes) {
+#ifdef MS_ASAN
+    ASAN_POISON_MEMORY_REGION(block, bytes);
+#else
+    (void)block;
+    (void)bytes;
+#endif
+}
+
+static inline void ms_cache_unpoison(void* block, size_t bytes) {
+#ifdef MS_ASAN
+    ASAN_UNPOISON_MEMORY_REGION(block, bytes);
+#else
+    (void)block;
+    (void)bytes;
+#endif
+}
+
 /* Before a plain block of `size` bytes of a strategy with a thread cache
  * goes back to the backend, which owns all of it again: under ASan a block
  * popped from the cache has only its requested bytes addressable (cache_pop
  * in default_strategy.c), the rest of its class's room still poisoned. */
 static inline void ms_cache_unpoison_room(const ms_default* s, void* block, uint64_t size) {
-#ifdef MS_ASAN
     if (s->cache_blocks != 0 && size <= MS_CACHE_MAX_SIZE) {
-        ASAN_UNPOISON_MEMORY_REGION(block, MS_CACHE_ROOM(MS_CACHE_CLASS((size_t)size)));
+        ms_cache_unpoison(block, MS_CACHE_ROOM(MS_CACHE_CLASS((size_t)size)));
     }
-#else
-    (void)s;
-    (void)block;
-    (void)size;
-#endif
 }
 
 /* Puts a freed block into the quarantine; the block pushed out (if any) goes
