@@ -88,7 +88,8 @@ static inline void strategy_free(void* context, void* block) {
 
 /* BASELINE (bench only): the 16-byte size header over a raw allocator,
  * nothing else: what keeping each block's size costs on that allocator
- * (baseline-header, and its /jemalloc and /mimalloc forms). */
+ * (baseline-header, and its /jemalloc and /mimalloc forms), instantiated
+ * as header_<tag>. */
 #define BENCH_HEADER_OVER(tag, ALLOC, FREE)                                 \
     static inline void* header_##tag##_alloc(void* context, size_t size) { \
         baseline_header* header = ALLOC(context, size + sizeof *header);    \
@@ -100,12 +101,11 @@ static inline void strategy_free(void* context, void* block) {
         if (block == NULL) return;                                          \
         (void)baseline_header_size(block);                                  \
         FREE(context, (baseline_header*)block - 1);                         \
-    }
-BENCH_HEADER_OVER(glibc, raw_malloc_alloc, raw_malloc_free)
-
+    }                                                                       \
+    BENCH_INSTANTIATE(header_##tag, header_##tag##_alloc, header_##tag##_free)
 BENCH_INSTANTIATE(malloc, raw_malloc_alloc, raw_malloc_free)
 BENCH_INSTANTIATE(strategy, strategy_alloc, strategy_free)
-BENCH_INSTANTIATE(header, header_glibc_alloc, header_glibc_free)
+BENCH_HEADER_OVER(glibc, raw_malloc_alloc, raw_malloc_free)
 BENCH_INSTANTIATE(mutex, baseline_mutex_alloc, baseline_mutex_free)
 BENCH_INSTANTIATE(atomic, baseline_atomic_alloc, baseline_atomic_free)
 #if BENCH_HAVE_PEERS
@@ -113,8 +113,6 @@ BENCH_INSTANTIATE(jemalloc, peer_je_alloc, peer_je_free)
 BENCH_INSTANTIATE(mimalloc, peer_mi_alloc, peer_mi_free)
 BENCH_HEADER_OVER(je, peer_je_alloc, peer_je_free)
 BENCH_HEADER_OVER(mi, peer_mi_alloc, peer_mi_free)
-BENCH_INSTANTIATE(header_je, header_je_alloc, header_je_free)
-BENCH_INSTANTIATE(header_mi, header_mi_alloc, header_mi_free)
 #endif
 
 /* ---- contexts and final checks ------------------------------------------- */
@@ -340,7 +338,7 @@ const bench_variant bench_variants[] = {
                            strategy_cache_setup),
     BENCH_PLAIN_VARIANT("baseline-header", "malloc",
                         "BASELINE (bench only): 16-byte size header, no counters",
-                        header, header_glibc_alloc, header_glibc_free),
+                        header_glibc, header_glibc_alloc, header_glibc_free),
     BENCH_VARIANT("baseline-mutex", "malloc",
                   "BASELINE (bench only): header + one mutex around shared counters",
                   mutex_setup, mutex_finish, mutex, baseline_mutex_alloc, baseline_mutex_free, mutex_read),
