@@ -456,7 +456,7 @@ void* ms_commit_plain_slow(ms_default* s, void* raw, size_t size);
  * known to the caller as `tweak`) and records the allocation; on a limit
  * refusal hands the memory back.  Returns the block or NULL.  The fast path
  * calls nothing (the slow one is a tail call). */
-static inline void* ms_commit_plain(ms_default* s, void* raw, size_t size, uint64_t tweak) {
+static MS_ALWAYS_INLINE void* ms_commit_plain(ms_default* s, void* raw, size_t size, uint64_t tweak) {
     void* block = ms_stamp_plain(s, raw, size, tweak);
     if (MS_UNLIKELY(!ms_stats_try_alloc(&s->stats, size))) return ms_commit_plain_slow(s, raw, size);
     return block;
@@ -464,9 +464,9 @@ static inline void* ms_commit_plain(ms_default* s, void* raw, size_t size, uint6
 
 /* ms_commit_plain for a caller that has just seen ms_stats_slot_cached true
  * for the strategy's statistics. */
-static inline void* ms_commit_plain_cached(ms_default* s, void* raw, size_t size, uint64_t tweak) {
+static MS_ALWAYS_INLINE void* ms_commit_plain_cached(ms_default* s, void* raw, size_t size, uint64_t tweak) {
     void* block = ms_stamp_plain(s, raw, size, tweak);
-    if (MS_UNLIKELY(!ms_stats_try_alloc_cached(size))) return ms_commit_plain_slow(s, raw, size);
+    if (MS_UNLIKELY(!ms_stats_try_alloc_cached(&s->stats, size))) return ms_commit_plain_slow(s, raw, size);
     return block;
 }
 

@@ -136,9 +136,8 @@ static uint64_t slot_reserved(const MemStats* stats, const ms_slot* slot) {
 /* Sets the slot's reservation and recomputes its ceiling from it and the
  * local peak.  Owner-only plain fields (see ms_slot). */
 static void slot_set_bounds(const MemStats* stats, ms_slot* slot, uint64_t reserved) {
-    uint64_t local_peak = ms_load_relaxed(&slot->local_peak);
     slot->floor = (int64_t)(reserved - stats->slack_max);
-    slot->ceiling = (int64_t)(ms_diff(local_peak, reserved) < 0 ? local_peak : reserved);
+    slot->ceiling = ms_slot_ceiling(ms_load_relaxed(&slot->local_peak), reserved);
 }
 
 /* Raises the slot's reservation to cover `net` plus a batch of slack.
@@ -180,28 +179,13 @@ static void ms_stats_check_epoch(const MemStats* stats, ms_slot* slot, uint64_t 
 }
 
 /* The end of every full-path allocation on a slot, once its reservation
- * covers `net`: the local peak (before the release of the bytes), the
- * slot's bounds, the counters. */
+ * `reserved` covers it: the slot's floor, then what the fast path does
+ * within a reservation (the local peak before the release of the bytes,
+ * the ceiling, the counters). */
 static void slot_commit_alloc(const MemStats* stats, ms_slot* slot, uint64_t alloc, uint64_t net,
                               uint64_t reserved) {
-    if (ms_diff(net, ms_load_relaxed(&slot->local_peak)) > 0) {
-        /* Relaxed: ordered before the release store of alloc_bytes. */
-        ms_store_relaxed(&slot->local_peak, net);
-    }
-    slot_set_bounds(stats, slot, reserved);
-    ms_slot_store_alloc(slot, alloc);
-}
-
-/* A cached slot's allocation above its ceiling but within its reservation:
- * a new local peak (the slot's epoch is current: it is cached).  Records it
- * and returns true; otherwise records nothing and returns false. */
-static bool raise_local_peak(const MemStats* stats, ms_slot* slot, uint64_t bytes) {
-    uint64_t alloc = ms_load_relaxed(&slot->alloc_bytes) + bytes;
-    uint64_t net = alloc - ms_load_relaxed(&slot->freed_bytes);
-    uint64_t reserved = slot_reserved(stats, slot);
-    if (ms_diff(net, reserved) > 0) return false;
-    slot_commit_alloc(stats, slot, alloc, net, reserved);
-    return true;
+    slot->floor = (int64_t)(reserved - stats->slack_max);
+    (void)ms_slot_alloc_within(stats, slot, alloc, net); /* true: `reserved` covers net */
 }
 
 /* The calling thread's slot, or NULL when it must use the shared overflow
@@ -227,10 +211,13 @@ void** ms_stats_owner_cell_slow(MemStats* stats) {
 bool ms_stats_on_alloc(MemStats* stats, uint64_t bytes) {
     ms_slot* slot;
     if (ms_stats_slot_cached(stats)) {
-        slot = (ms_slot*)ms_tl_slot_cache[0].slot;
-        /* The common reason to get here: a new local peak (histogram
+        /* Within the reservation no shared state moves: the public
+         * recording functions, which come here first, and a strategy's new
+         * local peak beyond its fast path's check stop here (histogram
          * statistics are never cached, see MemStats). */
-        if (raise_local_peak(stats, slot, bytes)) return true;
+        slot = (ms_slot*)ms_tl_slot_cache[0].slot;
+        uint64_t alloc = ms_load_relaxed(&slot->alloc_bytes) + bytes;
+        if (ms_slot_alloc_within(stats, slot, alloc, alloc - ms_load_relaxed(&slot->freed_bytes))) return true;
     } else {
         slot = ms_stats_slot_slow(stats);
         if (slot == NULL) {

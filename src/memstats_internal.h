@@ -11,10 +11,11 @@
  *    bytes it has added to the shared `reserved_total` (owner-only, kept as
  *    the slot's `floor`, see ms_slot).
  *  - The fast paths (ms_stats_try_alloc / ms_stats_try_free) handle an
- *    operation on a cached slot that changes nothing but the slot's two
- *    counters: an allocation within the slot's ceiling (no reservation, no
- *    new local peak), a free above its floor (no unreserve).  Everything
- *    else takes the full path (ms_stats_on_alloc / ms_stats_on_free).
+ *    operation on a cached slot that moves no reservation: an allocation
+ *    within the slot's reservation (its two counters, and the local peak
+ *    when the allocation raises it), a free above its floor (no
+ *    unreserve).  Everything else takes the full path (ms_stats_on_alloc /
+ *    ms_stats_on_free).
  *  - Invariant kept by every operation: net <= reserved <= net + 2*batch,
  *    where net = alloc_bytes - freed_bytes of that slot.  An operation that
  *    would break it first moves reserved_total (and raises reserved_peak),
@@ -64,8 +65,9 @@
  * needs more reservation nor raises the local peak, and a free that leaves
  * it at least `floor` does not hold too much slack.  Only the owner reads or
  * writes them (a new owner after an index handoff reads them through the
- * registry's release/acquire), so they are plain fields; every slow path
- * that changes the reservation or the local peak recomputes them
+ * registry's release/acquire), so they are plain fields; the allocation
+ * fast path raises the ceiling with the local peak, and every slow path
+ * that changes the reservation or the local peak recomputes both
  * (slot_set_bounds in memstats.c). */
 typedef struct ms_slot {
     alignas(MS_CACHE_LINE) _Atomic uint64_t alloc_bytes;
@@ -203,30 +205,59 @@ static inline void** ms_stats_owner_cell(void) { return ms_tl_slot_cache[0].owne
  * slots are never cached). */
 void** ms_stats_owner_cell_slow(MemStats* stats);
 
+/* A slot's ceiling: min(local peak, reserved), compared by signed
+ * difference (wrapping values, see ms_slot). */
+static inline int64_t ms_slot_ceiling(uint64_t local_peak, uint64_t reserved) {
+    return (int64_t)((int64_t)(local_peak - reserved) < 0 ? local_peak : reserved);
+}
+
+/* Records an allocation on the calling thread's cached slot, `alloc` its
+ * cumulative bytes and `net` its net usage after it, if the slot's
+ * reservation (floor + slack_max) covers it, raising the local peak if it
+ * is a new one; returns false, recording nothing, if it is beyond the
+ * reservation (the full path's case).  Wrapping values compared by signed
+ * difference, as the full path does (memstats.c, ms_diff), so this is exact
+ * over the whole domain.  The local peak's store is relaxed, ordered before
+ * the release of the bytes (ms_slot_store_alloc); the ceiling is min(local
+ * peak, reserved) again. */
+static inline bool ms_slot_alloc_within(const MemStats* stats, ms_slot* slot, uint64_t alloc, uint64_t net) {
+    uint64_t reserved = (uint64_t)slot->floor + stats->slack_max;
+    if ((int64_t)(net - reserved) > 0) return false;
+    uint64_t peak = ms_load_relaxed(&slot->local_peak);
+    if ((int64_t)(net - peak) > 0) {
+        peak = net;
+        ms_store_relaxed(&slot->local_peak, peak);
+    }
+    slot->ceiling = ms_slot_ceiling(peak, reserved);
+    ms_slot_store_alloc(slot, alloc);
+    return true;
+}
+
 /* ms_stats_try_alloc for a caller that has just seen ms_stats_slot_cached
  * true for these statistics. */
-static inline bool ms_stats_try_alloc_cached(uint64_t bytes) {
+static MS_ALWAYS_INLINE bool ms_stats_try_alloc_cached(const MemStats* stats, uint64_t bytes) {
     ms_slot* slot = (ms_slot*)ms_tl_slot_cache[0].slot;
     /* Owner-only fields: relaxed loads read this thread's own last stores
      * (or, after an index handoff, the previous owner's, ordered by the
      * registry's release/acquire). */
     uint64_t alloc = ms_load_relaxed(&slot->alloc_bytes) + bytes;
-    int64_t net = (int64_t)(alloc - ms_load_relaxed(&slot->freed_bytes));
-    if (MS_UNLIKELY(net > slot->ceiling)) return false;
+    uint64_t net = alloc - ms_load_relaxed(&slot->freed_bytes);
+    if (MS_UNLIKELY((int64_t)net > slot->ceiling)) return ms_slot_alloc_within(stats, slot, alloc, net);
     ms_slot_store_alloc(slot, alloc);
     return true;
 }
 
 /* The allocation fast path, or nothing: records the allocation and returns
  * true when this thread's slot is cached (so its peak epoch is current) and
- * the new net usage is within the slot's ceiling; otherwise records nothing and
- * returns false, and the caller takes ms_stats_on_alloc (which handles a
- * new local peak within the reservation first, cheaply).  Within the slot's
- * ceiling nothing but the two counters changes, and it calls nothing, so its
- * callers need no stack frame for it. */
-static inline bool ms_stats_try_alloc(MemStats* stats, uint64_t bytes) {
+ * its reservation covers the new net usage; otherwise records nothing and
+ * returns false, and the caller takes ms_stats_on_alloc.  Below the slot's
+ * ceiling only the two counters change; above it, within the reservation,
+ * the local peak too (a thread whose blocks another thread frees sets a
+ * new local peak with every allocation).  It calls nothing, so its callers
+ * need no stack frame for it. */
+static MS_ALWAYS_INLINE bool ms_stats_try_alloc(MemStats* stats, uint64_t bytes) {
     if (MS_UNLIKELY(!ms_stats_slot_cached(stats))) return false;
-    return ms_stats_try_alloc_cached(bytes);
+    return ms_stats_try_alloc_cached(stats, bytes);
 }
 
 /* The whole free fast path, or nothing (as ms_stats_try_alloc): false when
