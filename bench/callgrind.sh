@@ -21,10 +21,10 @@
 # (instructions of the variant - instructions of raw malloc) / allocations is
 # what the variant adds per allocate/deallocate pair, including any extra work
 # malloc does because each request is 16 bytes larger.  "own" is the part spent
-# in the strategy's own functions (default_allocate, default_deallocate, the
-# other kinds' hot paths such as allocate_with_cache, and what is inlined into
-# them), "backend" the rest of the difference (negative for strategy+cache,
-# whose thread cache serves most requests without calling malloc).
+# in the library's code (every function and inlined line from src/, such as
+# default_allocate, default_deallocate and the cache's out-of-line paths),
+# "backend" the rest of the difference (negative for strategy+cache, whose
+# thread cache serves most requests without calling malloc).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -68,7 +68,7 @@ run() {
     instructions="$(callgrind_annotate "$file" 2>/dev/null |
         awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')"
     own="$(callgrind_annotate --auto=no --inclusive=no --threshold=100 "$file" 2>/dev/null |
-        awk '/:(default_allocate|default_deallocate|(de)?allocate_(over_backend|with_cache|cache_slow)|cache_[a-z_]*|ms_[a-z_]*)( |$)/ {gsub(",", "", $1); s += $1}
+        awk '/\/src\/[^ ]*:/ {gsub(",", "", $1); s += $1}
              END {print s + 0}')"
     echo "$instructions $allocations $own"
 }

@@ -343,11 +343,32 @@ static ms_kind kind_of(const ms_default* s) {
                                               : MS_KIND_MALLOC;
 }
 
-/* The cache kind's allocation when the hot path found no cached block: the
- * size is not cached, the class's head list is empty (the spare list or a
- * list from the depot may refill it), or (`look_up`) the thread's slot was
- * not cached (its first operation on the strategy, or the first after a
- * peak reset), so the thread's cache is looked up now. */
+/* The cache kind's request to the backend (no cached block): for a block
+ * of `size` bytes, whose backend block is `request` bytes. */
+static MS_ALWAYS_INLINE void* allocate_cache_backend(ms_default* s, size_t size, size_t request) {
+    void* raw = ms_backend_obtain(s, request);
+    if (MS_UNLIKELY(raw == NULL)) return ms_refuse_backend_failure(s, NULL, size);
+    /* Checks the slot again: a backend that is a parent strategy has
+     * cached its own. */
+    return ms_commit_plain(s, raw, size, MS_CACHE_TWEAK);
+}
+
+/* The cache kind's allocation when the thread's cache has no block at the
+ * head of class c (a size it caches): the spare list or a list from the
+ * depot refills the head list, else the backend serves the request.  The
+ * hot path has seen the thread's slot cached, and refilling calls nothing
+ * that could change that. */
+static MS_NOINLINE void* allocate_cache_miss(ms_default* s, size_t size, ms_thread_cache* cache, size_t c) {
+    if (cache_refill(s, cache, c)) {
+        return ms_commit_plain_cached(s, cache_pop(cache, c, size), size, MS_CACHE_TWEAK);
+    }
+    return allocate_cache_backend(s, size, sizeof(ms_block_header) + MS_CACHE_ROOM(c));
+}
+
+/* The cache kind's allocation off the hot path: a size it does not cache,
+ * or (`look_up`) the thread's slot was not cached (its first operation on
+ * the strategy, or the first after a peak reset), so the thread's cache is
+ * looked up (or created) now; or the thread has no cache yet. */
 static MS_NOINLINE void* allocate_cache_slow(ms_default* s, size_t size, bool look_up) {
     size_t c = MS_CACHE_CLASS(size);
     if (c < MS_CACHE_CLASSES) {
@@ -357,9 +378,7 @@ static MS_NOINLINE void* allocate_cache_slow(ms_default* s, size_t size, bool lo
             return ms_commit_plain(s, cache_pop(cache, c, size), size, MS_CACHE_TWEAK);
         }
     }
-    void* raw = ms_backend_obtain(s, ms_plain_request(s, size));
-    if (MS_UNLIKELY(raw == NULL)) return ms_refuse_backend_failure(s, NULL, size);
-    return ms_commit_plain(s, raw, size, MS_CACHE_TWEAK);
+    return allocate_cache_backend(s, size, ms_plain_request(s, size));
 }
 
 /* destroy: gives every cached block back to the backend. */
@@ -410,10 +429,11 @@ static MS_ALWAYS_INLINE void* allocate_hot(MemoryStrategy* base, size_t size, ms
         /* The owner cell is this thread's only while its slot is cached. */
         if (MS_UNLIKELY(!ms_stats_slot_cached(&s->stats))) return allocate_cache_slow(s, size, true);
         ms_thread_cache* cache = *ms_stats_owner_cell();
-        if (MS_LIKELY(cache != NULL && cache->head[c] != NULL)) {
+        if (MS_UNLIKELY(cache == NULL)) return allocate_cache_slow(s, size, false);
+        if (MS_LIKELY(cache->head[c] != NULL)) {
             return ms_commit_plain_cached(s, cache_pop(cache, c, size), size, MS_CACHE_TWEAK);
         }
-        return allocate_cache_slow(s, size, false); /* tail calls: no frame on the way here */
+        return allocate_cache_miss(s, size, cache, c); /* tail calls: no frame on the way here */
     }
     void* raw = kind == MS_KIND_MALLOC ? malloc(size + sizeof(ms_block_header))
                                        : s->backend_allocate(s->backend_context, size + sizeof(ms_block_header));
