@@ -6,9 +6,6 @@
 #include "memory_strategy.h"
 #include "memstats_internal.h"
 
-/* Signed view of the difference of two wrapping counters. */
-static int64_t ms_diff(uint64_t a, uint64_t b) { return (int64_t)(a - b); }
-
 /* A process-wide unique id, never 0.  Relaxed: only uniqueness matters. */
 static uint64_t new_id(void) {
     static _Atomic uint64_t last_id;
@@ -125,14 +122,6 @@ ms_slot* ms_stats_slot_slow(MemStats* stats) {
     return slot;
 }
 
-/* The slot's reservation (owner-only, kept as its floor).  The slow paths
- * compute with wrapping unsigned values and compare by signed difference
- * (ms_diff), as the counters do, so nothing overflows at the edges of the
- * domain; a bound that wrapped only makes the fast path decline. */
-static uint64_t slot_reserved(const MemStats* stats, const ms_slot* slot) {
-    return (uint64_t)slot->floor + stats->slack_max;
-}
-
 /* Sets the slot's reservation and recomputes its ceiling from it and the
  * local peak.  Owner-only plain fields (see ms_slot). */
 static void slot_set_bounds(const MemStats* stats, ms_slot* slot, uint64_t reserved) {
@@ -204,7 +193,7 @@ void** ms_stats_owner_cell_slow(MemStats* stats) {
      * full paths do, from the slot's usage (no operation is recorded here),
      * and bring the bounds to a restarted local peak. */
     ms_stats_check_epoch(stats, slot, ms_load_relaxed(&slot->alloc_bytes) - ms_load_relaxed(&slot->freed_bytes));
-    slot_set_bounds(stats, slot, slot_reserved(stats, slot));
+    slot_set_bounds(stats, slot, ms_slot_reserved(stats, slot));
     return ms_stats_owner_cell();
 }
 
@@ -232,7 +221,7 @@ bool ms_stats_on_alloc(MemStats* stats, uint64_t bytes) {
     uint64_t alloc = ms_load_relaxed(&slot->alloc_bytes) + bytes;
     uint64_t net = alloc - ms_load_relaxed(&slot->freed_bytes);
     ms_stats_check_epoch(stats, slot, net - bytes);
-    uint64_t reserved = slot_reserved(stats, slot);
+    uint64_t reserved = ms_slot_reserved(stats, slot);
     /* The reservation first: its shared update is this allocation's
      * linearisation point (UsageCounting.tla, action Reserve). */
     if (ms_diff(net, reserved) > 0 && !reserve(stats, net, &reserved)) {
@@ -254,7 +243,7 @@ void ms_stats_on_free(MemStats* stats, uint64_t bytes) {
     uint64_t freed = ms_load_relaxed(&slot->freed_bytes) + bytes;
     uint64_t net = ms_load_relaxed(&slot->alloc_bytes) - freed;
     ms_stats_check_epoch(stats, slot, net + bytes);
-    uint64_t reserved = slot_reserved(stats, slot);
+    uint64_t reserved = ms_slot_reserved(stats, slot);
     if (ms_diff(reserved, net) > (int64_t)stats->slack_max) unreserve(stats, net, &reserved);
     slot_set_bounds(stats, slot, reserved);
     ms_slot_store_free(slot, freed);

@@ -205,26 +205,36 @@ static inline void** ms_stats_owner_cell(void) { return ms_tl_slot_cache[0].owne
  * slots are never cached). */
 void** ms_stats_owner_cell_slow(MemStats* stats);
 
-/* A slot's ceiling: min(local peak, reserved), compared by signed
- * difference (wrapping values, see ms_slot). */
-static inline int64_t ms_slot_ceiling(uint64_t local_peak, uint64_t reserved) {
-    return (int64_t)((int64_t)(local_peak - reserved) < 0 ? local_peak : reserved);
+/* Signed view of the difference of two wrapping counters. */
+static inline int64_t ms_diff(uint64_t a, uint64_t b) { return (int64_t)(a - b); }
+
+/* The slot's reservation (owner-only, kept as its floor).  The paths that
+ * compare with it compute with wrapping unsigned values and compare by
+ * signed difference, as the counters do, so nothing overflows at the edges
+ * of the domain; a bound that wrapped only makes the fast path decline. */
+static inline uint64_t ms_slot_reserved(const MemStats* stats, const ms_slot* slot) {
+    return (uint64_t)slot->floor + stats->slack_max;
 }
 
-/* Records an allocation on the calling thread's cached slot, `alloc` its
- * cumulative bytes and `net` its net usage after it, if the slot's
- * reservation (floor + slack_max) covers it, raising the local peak if it
- * is a new one; returns false, recording nothing, if it is beyond the
- * reservation (the full path's case).  Wrapping values compared by signed
- * difference, as the full path does (memstats.c, ms_diff), so this is exact
- * over the whole domain.  The local peak's store is relaxed, ordered before
- * the release of the bytes (ms_slot_store_alloc); the ceiling is min(local
- * peak, reserved) again. */
+/* A slot's ceiling: min(local peak, reserved), compared by signed
+ * difference. */
+static inline int64_t ms_slot_ceiling(uint64_t local_peak, uint64_t reserved) {
+    return (int64_t)(ms_diff(local_peak, reserved) < 0 ? local_peak : reserved);
+}
+
+/* Records an allocation on the calling thread's own slot `slot` (whose
+ * peak epoch is current), `alloc` its cumulative bytes and `net` its net
+ * usage after it, if the slot's reservation covers it, raising the local
+ * peak if it is a new one; returns false, recording nothing, if it is
+ * beyond the reservation (the full path's case).  Exact over the whole
+ * domain (see ms_slot_reserved).  The local peak's store is relaxed,
+ * ordered before the release of the bytes (ms_slot_store_alloc); the
+ * ceiling is min(local peak, reserved) again. */
 static inline bool ms_slot_alloc_within(const MemStats* stats, ms_slot* slot, uint64_t alloc, uint64_t net) {
-    uint64_t reserved = (uint64_t)slot->floor + stats->slack_max;
-    if ((int64_t)(net - reserved) > 0) return false;
+    uint64_t reserved = ms_slot_reserved(stats, slot);
+    if (ms_diff(net, reserved) > 0) return false;
     uint64_t peak = ms_load_relaxed(&slot->local_peak);
-    if ((int64_t)(net - peak) > 0) {
+    if (ms_diff(net, peak) > 0) {
         peak = net;
         ms_store_relaxed(&slot->local_peak, peak);
     }
