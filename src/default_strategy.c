@@ -132,17 +132,27 @@ static ms_thread_cache* cache_of(void** cell) {
     return *cell;
 }
 
-/* How many of class c's depot slots a relaxed look finds empty: a hint
- * only (the CAS or the exchange decides), taken without a branch per slot
- * so that a thread that misses often (a burst larger than the cache) pays
- * little for finding the depot full or empty. */
-static MS_ALWAYS_INLINE unsigned depot_empty_slots(const ms_default* s, size_t c) {
-    unsigned empty = 0;
+/* Relaxed looks at all of class c's depot slots, taken without a branch
+ * per slot so that a thread that misses often (a burst larger than the
+ * cache) pays little for finding the depot full or empty: whether one
+ * slot was seen empty (depot_seen_room), or one seen holding a list
+ * (depot_seen_list).  Hints only: the CAS or the exchange decides. */
+static MS_ALWAYS_INLINE bool depot_seen_room(const ms_default* s, size_t c) {
+    bool room = false;
 #if defined(__GNUC__)
 #pragma GCC unroll 8
 #endif
-    for (size_t k = 0; k < MS_DEPOT_LISTS; k++) empty += ms_load_relaxed(&s->depot->list[c][k]) == NULL;
-    return empty;
+    for (size_t k = 0; k < MS_DEPOT_LISTS; k++) room |= ms_load_relaxed(&s->depot->list[c][k]) == NULL;
+    return room;
+}
+
+static MS_ALWAYS_INLINE bool depot_seen_list(const ms_default* s, size_t c) {
+    uintptr_t any = 0;
+#if defined(__GNUC__)
+#pragma GCC unroll 8
+#endif
+    for (size_t k = 0; k < MS_DEPOT_LISTS; k++) any |= (uintptr_t)ms_load_relaxed(&s->depot->list[c][k]);
+    return any != 0;
 }
 
 /* Hands `list`, a spare list of class c (N blocks), to an empty slot of
@@ -151,7 +161,7 @@ static MS_ALWAYS_INLINE unsigned depot_empty_slots(const ms_default* s, size_t c
  * list), and its release publishes the list's links and headers to the
  * thread that takes it (depot_take's acquire). */
 static bool depot_put(ms_default* s, ms_block_header* list, size_t c) {
-    if (depot_empty_slots(s, c) == 0) return false;
+    if (!depot_seen_room(s, c)) return false;
     for (size_t k = 0; k < MS_DEPOT_LISTS; k++) {
         _Atomic(ms_block_header*)* slot = &s->depot->list[c][k];
         ms_block_header* empty = NULL;
@@ -162,9 +172,9 @@ static bool depot_put(ms_default* s, ms_block_header* list, size_t c) {
 
 /* A whole list of class c from the depot, NULL if it had none.  The
  * exchange with NULL makes this thread the list's one owner; acquire pairs
- * with depot_put's release. */
-static ms_block_header* depot_take(ms_default* s, size_t c) {
-    if (depot_empty_slots(s, c) == MS_DEPOT_LISTS) return NULL;
+ * with depot_put's release.  Its caller has looked first
+ * (depot_seen_list). */
+static MS_NOINLINE ms_block_header* depot_take(ms_default* s, size_t c) {
     for (size_t k = 0; k < MS_DEPOT_LISTS; k++) {
         _Atomic(ms_block_header*)* slot = &s->depot->list[c][k];
         if (ms_load_relaxed(slot) == NULL) continue;
@@ -176,11 +186,12 @@ static ms_block_header* depot_take(ms_default* s, size_t c) {
 
 /* Class c of `cache` has an empty head list: refills it with the spare
  * list, else with a list from the depot.  False if neither had one. */
-static bool cache_refill(ms_default* s, ms_thread_cache* cache, size_t c) {
+static MS_ALWAYS_INLINE bool cache_refill(ms_default* s, ms_thread_cache* cache, size_t c) {
     ms_block_header* list = cache->spare[c];
     if (list != NULL) {
         cache->spare[c] = NULL;
     } else {
+        if (!depot_seen_list(s, c)) return false;
         list = depot_take(s, c);
         if (list == NULL) return false;
     }
