@@ -379,14 +379,16 @@ static MS_NOINLINE void* allocate_cache_miss(ms_default* s, size_t size, ms_thre
 /* The cache kind's allocation off the hot path: a size it does not cache,
  * or (`look_up`) the thread's slot was not cached (its first operation on
  * the strategy, or the first after a peak reset), so the thread's cache is
- * looked up (or created) now; or the thread has no cache yet. */
+ * looked up (or created) now; or the thread has no cache yet.  With a
+ * cache, the slot is cached (the hot path saw it, or the lookup cached it)
+ * and the allocation goes on as the hot path's. */
 static MS_NOINLINE void* allocate_cache_slow(ms_default* s, size_t size, bool look_up) {
     size_t c = MS_CACHE_CLASS(size);
     if (c < MS_CACHE_CLASSES) {
-        /* Without look_up the hot path found the slot cached. */
         ms_thread_cache* cache = cache_of(look_up ? ms_stats_owner_cell_slow(&s->stats) : ms_stats_owner_cell());
-        if (cache != NULL && (cache->head[c] != NULL || cache_refill(s, cache, c))) {
-            return ms_commit_plain(s, cache_pop(cache, c, size), size, MS_CACHE_TWEAK);
+        if (cache != NULL) {
+            if (cache->head[c] == NULL) return allocate_cache_miss(s, size, cache, c);
+            return ms_commit_plain_cached(s, cache_pop(cache, c, size), size, MS_CACHE_TWEAK);
         }
     }
     return allocate_cache_backend(s, size, ms_plain_request(s, size));
