@@ -20,9 +20,10 @@
 static _Atomic uint64_t registry[MS_REGISTRY_SLOTS];
 
 void ms_registry_claim(ms_default* s) {
-    /* The tag's upper 24 bits come from the secret (never all 0), so a stale
-     * block of a destroyed strategy rarely matches a new one on its slot. */
-    uint64_t upper = ((s->secret >> 40) | 1u) << 8;
+    /* The tag's upper 24 bits come from the secret, so a stale block of a
+     * destroyed strategy rarely matches a new one on its slot; bit 30 is
+     * always set, so no check is 0 (ms_block_check). */
+    uint64_t upper = ((s->secret >> 40) | (UINT64_C(1) << 22)) << 8;
     uint64_t secret_lo = s->secret & UINT64_C(0xffffffff);
     for (unsigned i = 0; i < MS_REGISTRY_SLOTS; i++) {
         uint64_t base = ((upper | (i + 1u)) << 32) | secret_lo;
@@ -125,12 +126,21 @@ static int match_any(const ms_block_header* header, const void* ptr, uint64_t ba
     return how != MS_NO_MATCH ? how : match_aligned(header, ptr, word, check, base, &prefix);
 }
 
+/* Whether the header at `ptr`, whose check and size word give `tag`, is
+ * one of strategy `ours`'s: its tag is `ours`, or it would be had the size
+ * word not been overwritten (the high half of a size word is 0, with the
+ * aligned flag for an aligned block, for every block below 4 GiB). */
+static bool claims_tag(const ms_block_header* header, const void* ptr, uint32_t tag, uint32_t ours) {
+    return tag == ours || ms_check_tag(ptr, 0, header->check) == ours ||
+           ms_check_tag(ptr, MS_BLOCK_ALIGNED, header->check) == ours;
+}
+
 StrategyError ms_classify_misuse(const ms_default* s, const void* ptr) {
     if (((uintptr_t)ptr & 15u) != 0) return STRATEGY_ERROR_INVALID_POINTER;
     const ms_block_header* header = (const ms_block_header*)ptr - 1;
     if (!ms_readable(header, sizeof *header)) return STRATEGY_ERROR_INVALID_POINTER;
-    uint32_t tag = (uint32_t)(header->check >> 32);
-    if (tag == (uint32_t)(s->check_base >> 32)) {
+    uint32_t tag = ms_check_tag(ptr, header->size, header->check);
+    if (claims_tag(header, ptr, tag, (uint32_t)(s->check_base >> 32))) {
         int how = match_any(header, ptr, s->check_base, s->plain_tweak);
         if (how == MS_FREED) return STRATEGY_ERROR_DOUBLE_FREE;
         /* Our tag, but neither a live nor a freed check (a live one with a

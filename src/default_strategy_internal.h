@@ -44,12 +44,14 @@
  * comparisons then fail and every block takes the out-of-line path), and
  * with a debug option every block may be followed by a canary (ms_canary).
  *
- * The check's high 32 bits are the strategy's tag (nonzero, distinct among
- * live strategies, see default_misuse.c); the low 32 bits a hash of the
- * address and the size word mixed with the secret.  A freed block's check
- * has the low 31 bits of its low half inverted (MS_FREED_FLIP) before its
- * memory goes back to the backend (or into the quarantine), so a second
- * free of it is told from a pointer that was never a block. */
+ * The check is the block's address XOR its size word XOR the strategy's
+ * check_base (its tag, nonzero and distinct among live strategies, in the
+ * high 32 bits, see default_misuse.c; the secret's low half below), XOR the
+ * tweak; so the tag is the high half of check ^ address ^ size word
+ * (ms_check_tag).  A freed block's check has the low 31 bits inverted
+ * (MS_FREED_FLIP) before its memory goes back to the backend (or into the
+ * quarantine), so a second free of it is told from a pointer that was never
+ * a block. */
 typedef struct ms_block_header {
     uint64_t size;
     uint64_t check;
@@ -210,19 +212,27 @@ static inline const ms_default* ms_default_const(const DefaultStrategy* s) {
     return (const ms_default*)s;
 }
 
-/* The check word: the tag (high half of `base`) and, in the low half, a hash
- * of the block address and size word mixed with the secret's low half, so a
- * header copied to another address, a changed size, or a block of another
- * strategy (another tag) does not match. */
+/* The check word: the block's address XOR its size word XOR `base` (the
+ * tag << 32 | the secret's low half).  Each bit of each input reaches the
+ * check, so any change to one field (the size word, or the check), a
+ * header copied to another address, or a block of another strategy
+ * (another tag) does not match; only a change to both fields that keeps
+ * their XOR does.  Bit 62 of an address or a size word is 0 and the tag's
+ * bit 30 is 1 (ms_registry_claim), so no live or freed check is 0. */
 static inline uint64_t ms_block_check(const void* block, uint64_t size, uint64_t base) {
-    return ((((uint64_t)(uintptr_t)block ^ size) * UINT64_C(0x9e3779b97f4a7c15)) >> 32) ^ base;
+    return (uint64_t)(uintptr_t)block ^ size ^ base;
+}
+
+/* The tag of the strategy whose block has this check, address and size
+ * word (for a header that passes neither check, the tag it claims). */
+static inline uint32_t ms_check_tag(const void* block, uint64_t size, uint64_t check) {
+    return (uint32_t)((check ^ (uint64_t)(uintptr_t)block ^ size) >> 32);
 }
 
 /* An aligned block's check word: the plain check of its size word (flag
- * included) XOR a low-half term that is never 0 (the high half of a
- * multiple of the prefix, with bit 0 set), so it never matches the plain
- * check, keeps the tag, and a changed flag, size or prefix (offset or
- * alignment) does not match. */
+ * included) XOR MS_ALIGNED_TWEAK, so it never matches the plain check,
+ * keeps the tag, and a changed flag or size does not match (the prefix,
+ * offset and alignment, carries its own seal). */
 static inline uint64_t ms_aligned_check(const void* block, uint64_t word, uint64_t base) {
     return ms_block_check(block, word, base) ^ MS_ALIGNED_TWEAK;
 }
