@@ -970,8 +970,10 @@ static void op_smash_header(Run* r, size_t index, size_t byte, uint8_t mask) {
      * change to the size or the check word must be refused. */
     unsigned char* at = b->ptr - HEADER_BYTES + byte % HEADER_BYTES;
     *at ^= mask;
-    /* Bytes 12..15 are the strategy's tag: changed, the header is no
-     * longer recognisably this strategy's. */
+    /* Bytes 12..15 carry the strategy's tag (the tag is the high half of
+     * check ^ address ^ size word): changed, the header is no longer
+     * recognisably this strategy's.  A changed size word keeps the tag
+     * (misuse reads it with the size word's usual high half too). */
     expect_refused_free(r, b->ptr,
                         byte % HEADER_BYTES < 12 ? STRATEGY_ERROR_CORRUPTED_BLOCK : STRATEGY_ERROR_INVALID_POINTER);
     *at ^= mask; /* repaired: the block is live again and frees normally later */

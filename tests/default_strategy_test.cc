@@ -605,8 +605,9 @@ TEST_F(InvalidPointerTest, OverwrittenHeader) {
     auto* header = static_cast<unsigned char*>(blocks_[1]) - 16;
     for (int byte = 0; byte < 16; byte++) {
         header[byte] ^= 0x40;
-        // Bytes 12..15 are the strategy's tag: changed, the header is no
-        // longer recognisably this strategy's.
+        // Bytes 12..15 carry the strategy's tag (the high half of
+        // check ^ address ^ size word): changed, the header is no longer
+        // recognisably this strategy's.  A changed size word keeps it.
         ExpectRefused(blocks_[1], byte < 12 ? STRATEGY_ERROR_CORRUPTED_BLOCK : STRATEGY_ERROR_INVALID_POINTER);
         header[byte] ^= 0x40;
     }

@@ -203,7 +203,8 @@ TEST_F(MisuseTest, BlockOfAnotherLiveStrategy) {
 
 TEST_F(MisuseTest, OverflowIntoTheNextHeaderIsACorruptedBlock) {
     // The size word (the first 8 bytes of the header) overwritten, as by an
-    // overflow of the block before it; the check word keeps the tag.
+    // overflow of the block before it; the check word keeps the tag (read
+    // with the size word's usual high half when the size word is wrong).
     auto* header = static_cast<unsigned char*>(blocks_[1]) - 16;
     unsigned char saved[8];
     std::memcpy(saved, header, sizeof saved);
@@ -212,6 +213,26 @@ TEST_F(MisuseTest, OverflowIntoTheNextHeaderIsACorruptedBlock) {
     EXPECT_EQ(nullptr, default_reallocate(&s_->base, blocks_[1], 10));
     EXPECT_EQ(STRATEGY_ERROR_CORRUPTED_BLOCK, get_last_error(s_.get()));
     std::memcpy(header, saved, sizeof saved);
+    errors_.Clear();
+    default_deallocate(&s_->base, blocks_[1]);  // repaired: freed normally
+    blocks_[1] = nullptr;
+    EXPECT_EQ(0u, errors_.size());
+    EXPECT_EQ(2 * kSize, get_current_usage(s_.get()));
+}
+
+TEST_F(MisuseTest, AHeaderCopiedOntoAnotherBlockIsRefused) {
+    // The whole header of blocks_[0], a live block of the same size, copied
+    // over that of blocks_[1]: the check word covers the address, so the
+    // copy matches no live block here.  The tag survives (both blocks lie in
+    // one 4 GiB range), so it is this strategy's corrupted block.
+    auto* from = static_cast<unsigned char*>(blocks_[0]) - 16;
+    auto* to = static_cast<unsigned char*>(blocks_[1]) - 16;
+    ASSERT_EQ(reinterpret_cast<uintptr_t>(from) >> 32, reinterpret_cast<uintptr_t>(to) >> 32);
+    unsigned char saved[16];
+    std::memcpy(saved, to, sizeof saved);
+    std::memcpy(to, from, sizeof saved);
+    ExpectRefusedFree(blocks_[1], STRATEGY_ERROR_CORRUPTED_BLOCK);
+    std::memcpy(to, saved, sizeof saved);
     errors_.Clear();
     default_deallocate(&s_->base, blocks_[1]);  // repaired: freed normally
     blocks_[1] = nullptr;
