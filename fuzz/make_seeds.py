@@ -152,6 +152,13 @@ def ops_seeds():
         # The size word's top bit set by an overwrite: the block must still be
         # refused without reading outside its allocation.
         "smash_size_top_bit": bytes([no_flags]) + small(256) + bytes([SMASH, 0, 7, 0x80, FREE, 0]),
+        # Every top bit of a plain and of an aligned block's header: the size
+        # word's (for an aligned block, its flag) keeps the tag, the check's
+        # is the tag's own (the check's top bit once read as a changed flag).
+        "smash_top_bits": bytes([no_flags]) + small(48) + aligned(64, sz(48)) +
+        b"".join(bytes([SMASH, k, byte, mask]) for k in (0, 1)
+                 for byte, mask in ((7, 0x80), (7, 0x40), (11, 0x80), (12, 0x01), (15, 0x80), (15, 0x40))) +
+        bytes([FREE, 0, FREE, 0]),
         # The entries added after the first targets: zeroed, resized and
         # aligned blocks, and the size histogram (flags bit 4).
         "zeroed": bytes([histogram]) + zeroed(3, sz(100)) + zeroed(0, sz(8)) + zeroed(5, bytes([0])) +

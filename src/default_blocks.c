@@ -65,7 +65,8 @@ void* default_allocate_zeroed(MemoryStrategy* base, size_t count, size_t size) {
  * block is the first multiple of A at or after raw + 24, so it ends at most
  * 24 + (A - 1) + size bytes after raw.  The prefix records block - raw and
  * shift, sealed (ms_prefix_seal); the header's size word carries
- * MS_BLOCK_ALIGNED, covered by its check (ms_aligned_check). */
+ * MS_BLOCK_ALIGNED, and its check (ms_aligned_check) matches only with the
+ * flag set. */
 static size_t aligned_request(const ms_default* s, size_t size, unsigned shift) {
     return size + MS_ALIGNED_OVERHEAD + (((size_t)1 << shift) - 1) + s->canary_bytes;
 }

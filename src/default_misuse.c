@@ -128,11 +128,11 @@ static int match_any(const ms_block_header* header, const void* ptr, uint64_t ba
 
 /* Whether the header at `ptr`, whose check and size word give `tag`, is
  * one of strategy `ours`'s: its tag is `ours`, or it would be had the size
- * word not been overwritten (the high half of a size word is 0, with the
- * aligned flag for an aligned block, for every block below 4 GiB). */
+ * word not been overwritten (without the aligned flag, the high half of
+ * the size word of every block below 4 GiB is 0).  A change to the
+ * check's high half changes both. */
 static bool claims_tag(const ms_block_header* header, const void* ptr, uint32_t tag, uint32_t ours) {
-    return tag == ours || ms_check_tag(ptr, 0, header->check) == ours ||
-           ms_check_tag(ptr, MS_BLOCK_ALIGNED, header->check) == ours;
+    return tag == ours || ms_check_tag(ptr, 0, header->check) == ours;
 }
 
 StrategyError ms_classify_misuse(const ms_default* s, const void* ptr) {

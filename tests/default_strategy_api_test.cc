@@ -751,6 +751,18 @@ TEST(AllocateAligned, CorruptedHeaderOrPrefixIsRefused) {
         EXPECT_EQ(1u, backend.live_count());
         EXPECT_EQ(64u, get_current_usage(s.get()));
     }
+    // The check's high half carries the tag: any bit of it changed (the
+    // top one, which the size word's flag does not reach, included), the
+    // header is no strategy's.
+    for (int bit = 32; bit < 64; bit++) {
+        SCOPED_TRACE(bit);
+        *check ^= UINT64_C(1) << bit;
+        errors.Clear();
+        default_deallocate(&s->base, p);
+        EXPECT_EQ(STRATEGY_ERROR_INVALID_POINTER, LastInfo(errors).error);
+        *check ^= UINT64_C(1) << bit;
+        EXPECT_EQ(1u, backend.live_count());
+    }
     errors.Clear();
     default_deallocate(&s->base, p);
     EXPECT_EQ(0u, errors.size());

@@ -604,12 +604,16 @@ TEST_F(InvalidPointerTest, OverwrittenHeader) {
     // makes the block unrecognisable until it is restored.
     auto* header = static_cast<unsigned char*>(blocks_[1]) - 16;
     for (int byte = 0; byte < 16; byte++) {
-        header[byte] ^= 0x40;
-        // Bytes 12..15 carry the strategy's tag (the high half of
-        // check ^ address ^ size word): changed, the header is no longer
-        // recognisably this strategy's.  A changed size word keeps it.
-        ExpectRefused(blocks_[1], byte < 12 ? STRATEGY_ERROR_CORRUPTED_BLOCK : STRATEGY_ERROR_INVALID_POINTER);
-        header[byte] ^= 0x40;
+        for (int bit = 0; bit < 8; bit++) {
+            SCOPED_TRACE(testing::Message() << "byte " << byte << ", bit " << bit);
+            header[byte] ^= static_cast<unsigned char>(1u << bit);
+            // Bytes 12..15 carry the strategy's tag (the high half of
+            // check ^ address ^ size word): changed, the header is no longer
+            // recognisably this strategy's.  A changed size word (the
+            // aligned flag, bit 63, included) keeps it.
+            ExpectRefused(blocks_[1], byte < 12 ? STRATEGY_ERROR_CORRUPTED_BLOCK : STRATEGY_ERROR_INVALID_POINTER);
+            header[byte] ^= static_cast<unsigned char>(1u << bit);
+        }
     }
     default_deallocate(&s_->base, blocks_[1]);  // restored: freed normally
     blocks_[1] = nullptr;
