@@ -112,6 +112,15 @@ class MisuseTest : public ::testing::Test {
         ExpectLiveBlocksIntact();
     }
 
+    // blocks_[1], its header repaired after a refused call, frees normally.
+    void ExpectRepairedBlockFrees() {
+        errors_.Clear();
+        default_deallocate(&s_->base, blocks_[1]);
+        blocks_[1] = nullptr;
+        EXPECT_EQ(0u, errors_.size());
+        EXPECT_EQ(2 * kSize, get_current_usage(s_.get()));
+    }
+
     void ExpectLiveBlocksIntact() {
         for (int i = 0; i < 3; i++) {
             if (blocks_[i] != nullptr) {
@@ -213,11 +222,7 @@ TEST_F(MisuseTest, OverflowIntoTheNextHeaderIsACorruptedBlock) {
     EXPECT_EQ(nullptr, default_reallocate(&s_->base, blocks_[1], 10));
     EXPECT_EQ(STRATEGY_ERROR_CORRUPTED_BLOCK, get_last_error(s_.get()));
     std::memcpy(header, saved, sizeof saved);
-    errors_.Clear();
-    default_deallocate(&s_->base, blocks_[1]);  // repaired: freed normally
-    blocks_[1] = nullptr;
-    EXPECT_EQ(0u, errors_.size());
-    EXPECT_EQ(2 * kSize, get_current_usage(s_.get()));
+    ExpectRepairedBlockFrees();
 }
 
 TEST_F(MisuseTest, AHeaderCopiedOntoAnotherBlockIsRefused) {
@@ -233,11 +238,7 @@ TEST_F(MisuseTest, AHeaderCopiedOntoAnotherBlockIsRefused) {
     std::memcpy(to, from, sizeof saved);
     ExpectRefusedFree(blocks_[1], STRATEGY_ERROR_CORRUPTED_BLOCK);
     std::memcpy(to, saved, sizeof saved);
-    errors_.Clear();
-    default_deallocate(&s_->base, blocks_[1]);  // repaired: freed normally
-    blocks_[1] = nullptr;
-    EXPECT_EQ(0u, errors_.size());
-    EXPECT_EQ(2 * kSize, get_current_usage(s_.get()));
+    ExpectRepairedBlockFrees();
 }
 
 TEST_F(MisuseTest, CheckOverflowCatchesAWriteBehindTheBlock) {
