@@ -973,7 +973,7 @@ static void op_smash_header(Run* r, size_t index, size_t byte, uint8_t mask) {
     /* Bytes 12..15 carry the strategy's tag (the tag is the high half of
      * check ^ address ^ size word): changed, the header is no longer
      * recognisably this strategy's.  A changed size word keeps the tag
-     * (misuse reads it with the size word's usual high half too). */
+     * (misuse also reads it as if the size word's high half were 0). */
     expect_refused_free(r, b->ptr,
                         byte % HEADER_BYTES < 12 ? STRATEGY_ERROR_CORRUPTED_BLOCK : STRATEGY_ERROR_INVALID_POINTER);
     *at ^= mask; /* repaired: the block is live again and frees normally later */

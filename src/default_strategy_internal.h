@@ -34,10 +34,9 @@
  * (allocate_aligned with alignment > 16) has size = the caller's size |
  * MS_BLOCK_ALIGNED, a prefix word just before the header (MS_PREFIX_*), and
  * check = ms_aligned_check(block, size word, base), which never equals the
- * plain check of the same header (so a changed flag does not match either
- * way), so the prefix is read
- * only once the header has proved the block is an aligned block of this
- * strategy; the prefix carries its own seal (ms_prefix_seal).  A plain
+ * plain check of the same header (a changed flag does not match either
+ * way), so the prefix is read only once the header has proved the block is
+ * an aligned block of this strategy; the prefix carries its own seal (ms_prefix_seal).  A plain
  * block's check is XORed with its strategy's plain_tweak: 0 over malloc,
  * MS_BACKEND_TWEAK over a backend or a parent, MS_CACHE_TWEAK with a thread
  * cache (config.thread_cache_blocks), MS_DEBUG_TWEAK with a debug
@@ -45,14 +44,15 @@
  * comparisons then fail and every block takes the out-of-line path), and
  * with a debug option every block may be followed by a canary (ms_canary).
  *
- * The check is the block's address XOR its size word XOR the strategy's
+ * The check is the block's address XOR its size XOR the strategy's
  * check_base (its tag, nonzero and distinct among live strategies, in the
- * high 32 bits, see default_misuse.c; the secret's low half below), XOR the
- * tweak (an aligned block's: of its size word without the flag); so the
- * tag is the high half of check ^ address ^ size (ms_check_tag).  A freed block's check has the low 31 bits inverted
- * (MS_FREED_FLIP) before its memory goes back to the backend (or into the
- * quarantine), so a second free of it is told from a pointer that was never
- * a block. */
+ * high 32 bits, see default_misuse.c; the secret's low half below) XOR the
+ * kind's tweak, where a plain block's size is its size word and an aligned
+ * block's the size word without the flag; so the tag is the high half of
+ * check ^ address ^ size (ms_check_tag).  A freed block's check has the
+ * low 31 bits inverted (MS_FREED_FLIP) before its memory goes back to the
+ * backend (or into the quarantine), so a second free of it is told from a
+ * pointer that was never a block. */
 typedef struct ms_block_header {
     uint64_t size;
     uint64_t check;
@@ -233,12 +233,12 @@ static inline uint32_t ms_check_tag(const void* block, uint64_t word, uint64_t c
 
 /* An aligned block's check word: the plain check of its size (the size
  * word without the flag) XOR MS_ALIGNED_TWEAK.  It never matches a plain
- * check (the tweaks differ), so a changed flag does not match: a plain
- * block's check is computed with the flag, which an aligned block's check
- * leaves out, so that the check's high half is the tag XOR the address and
- * the size for every block, and a change to the check's top bit is never
- * taken for a change to the flag (ms_classify_misuse).  A changed size does
- * not match; the prefix (offset and alignment) carries its own seal. */
+ * check (the tweaks differ), so a changed flag does not match either way.
+ * The flag is left out so that the check's high half is the tag XOR the
+ * address and the size for every block: a change to the check's top bit is
+ * then never taken for a change to the flag (ms_classify_misuse).  A
+ * changed size does not match; the prefix (offset and alignment) carries
+ * its own seal. */
 static inline uint64_t ms_aligned_check(const void* block, uint64_t word, uint64_t base) {
     return ms_block_check(block, word & ~MS_BLOCK_ALIGNED, base) ^ MS_ALIGNED_TWEAK;
 }

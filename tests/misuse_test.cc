@@ -213,7 +213,7 @@ TEST_F(MisuseTest, BlockOfAnotherLiveStrategy) {
 TEST_F(MisuseTest, OverflowIntoTheNextHeaderIsACorruptedBlock) {
     // The size word (the first 8 bytes of the header) overwritten, as by an
     // overflow of the block before it; the check word keeps the tag (read
-    // with the size word's usual high half when the size word is wrong).
+    // as if the size word's high half were 0 when the size word is wrong).
     auto* header = static_cast<unsigned char*>(blocks_[1]) - 16;
     unsigned char saved[8];
     std::memcpy(saved, header, sizeof saved);
