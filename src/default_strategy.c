@@ -361,7 +361,7 @@ static MS_ALWAYS_INLINE void* allocate_cache_backend(ms_default* s, size_t size,
     if (MS_UNLIKELY(raw == NULL)) return ms_refuse_backend_failure(s, NULL, size);
     /* Checks the slot again: a backend that is a parent strategy has
      * cached its own. */
-    return ms_commit_plain(s, raw, size, MS_CACHE_TWEAK);
+    return ms_commit_plain(s, raw, size, MS_CACHE_TWEAK, false);
 }
 
 /* The cache kind's allocation when the thread's cache has no block at the
@@ -371,7 +371,7 @@ static MS_ALWAYS_INLINE void* allocate_cache_backend(ms_default* s, size_t size,
  * that could change that. */
 static MS_NOINLINE void* allocate_cache_miss(ms_default* s, size_t size, ms_thread_cache* cache, size_t c) {
     if (cache_refill(s, cache, c)) {
-        return ms_commit_plain_cached(s, cache_pop(cache, c, size), size, MS_CACHE_TWEAK);
+        return ms_commit_plain(s, cache_pop(cache, c, size), size, MS_CACHE_TWEAK, true);
     }
     return allocate_cache_backend(s, size, sizeof(ms_block_header) + MS_CACHE_ROOM(c));
 }
@@ -388,7 +388,7 @@ static MS_NOINLINE void* allocate_cache_slow(ms_default* s, size_t size, bool lo
         ms_thread_cache* cache = cache_of(look_up ? ms_stats_owner_cell_slow(&s->stats) : ms_stats_owner_cell());
         if (cache != NULL) {
             if (cache->head[c] == NULL) return allocate_cache_miss(s, size, cache, c);
-            return ms_commit_plain_cached(s, cache_pop(cache, c, size), size, MS_CACHE_TWEAK);
+            return ms_commit_plain(s, cache_pop(cache, c, size), size, MS_CACHE_TWEAK, true);
         }
     }
     return allocate_cache_backend(s, size, ms_plain_request(s, size));
@@ -444,14 +444,14 @@ static MS_ALWAYS_INLINE void* allocate_hot(MemoryStrategy* base, size_t size, ms
         ms_thread_cache* cache = *ms_stats_owner_cell();
         if (MS_UNLIKELY(cache == NULL)) return allocate_cache_slow(s, size, false);
         if (MS_LIKELY(cache->head[c] != NULL)) {
-            return ms_commit_plain_cached(s, cache_pop(cache, c, size), size, MS_CACHE_TWEAK);
+            return ms_commit_plain(s, cache_pop(cache, c, size), size, MS_CACHE_TWEAK, true);
         }
         return allocate_cache_miss(s, size, cache, c); /* tail calls: no frame on the way here */
     }
     void* raw = kind == MS_KIND_MALLOC ? malloc(size + sizeof(ms_block_header))
                                        : s->backend_allocate(s->backend_context, size + sizeof(ms_block_header));
     if (MS_UNLIKELY(raw == NULL)) return ms_refuse_backend_failure(s, NULL, size);
-    return ms_commit_plain(s, raw, size, kind_tweak(kind));
+    return ms_commit_plain(s, raw, size, kind_tweak(kind), false);
 }
 
 /* deallocate makes its status check only off the hot path: the hot path

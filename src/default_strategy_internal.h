@@ -471,18 +471,14 @@ void* ms_commit_plain_slow(ms_default* s, void* raw, size_t size);
 /* Stamps a plain block's header at `raw` (with the strategy's plain_tweak,
  * known to the caller as `tweak`) and records the allocation; on a limit
  * refusal hands the memory back.  Returns the block or NULL.  The fast path
- * calls nothing (the slow one is a tail call). */
-static MS_ALWAYS_INLINE void* ms_commit_plain(ms_default* s, void* raw, size_t size, uint64_t tweak) {
+ * calls nothing (the slow one is a tail call).  `slot_cached`: the caller
+ * has just seen ms_stats_slot_cached true for the strategy's statistics
+ * (a constant at every call, so each caller gets only its own test). */
+static MS_ALWAYS_INLINE void* ms_commit_plain(ms_default* s, void* raw, size_t size, uint64_t tweak,
+                                              bool slot_cached) {
     void* block = ms_stamp_plain(s, raw, size, tweak);
-    if (MS_UNLIKELY(!ms_stats_try_alloc(&s->stats, size))) return ms_commit_plain_slow(s, raw, size);
-    return block;
-}
-
-/* ms_commit_plain for a caller that has just seen ms_stats_slot_cached true
- * for the strategy's statistics. */
-static MS_ALWAYS_INLINE void* ms_commit_plain_cached(ms_default* s, void* raw, size_t size, uint64_t tweak) {
-    void* block = ms_stamp_plain(s, raw, size, tweak);
-    if (MS_UNLIKELY(!ms_stats_try_alloc_cached(&s->stats, size))) return ms_commit_plain_slow(s, raw, size);
+    bool counted = slot_cached ? ms_stats_try_alloc_cached(&s->stats, size) : ms_stats_try_alloc(&s->stats, size);
+    if (MS_UNLIKELY(!counted)) return ms_commit_plain_slow(s, raw, size);
     return block;
 }
 
