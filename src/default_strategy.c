@@ -246,7 +246,7 @@ static MS_NOINLINE void cache_keep_or_release(ms_default* s, void** cell, ms_blo
 
 MS_NOINLINE void* ms_commit_plain_slow(ms_default* s, void* raw, size_t size) {
     ms_block_header* header = raw;
-    if (MS_UNLIKELY(!ms_stats_on_alloc(&s->stats, size))) {
+    if (MS_UNLIKELY(!ms_stats_on_alloc_declined(&s->stats, size))) {
         ms_cache_unpoison_room(s, header + 1, size); /* it may have been popped */
         return ms_refuse_over_limit(s, header, raw, size);
     }
@@ -359,8 +359,8 @@ static ms_kind kind_of(const ms_default* s) {
 static MS_ALWAYS_INLINE void* allocate_cache_backend(ms_default* s, size_t size, size_t request) {
     void* raw = ms_backend_obtain(s, request);
     if (MS_UNLIKELY(raw == NULL)) return ms_refuse_backend_failure(s, NULL, size);
-    /* Checks the slot again: a backend that is a parent strategy has
-     * cached its own. */
+    /* Checks the slot again: a backend (or a malloc) that allocates through
+     * another strategy has cached that strategy's slot instead. */
     return ms_commit_plain(s, raw, size, MS_CACHE_TWEAK, false);
 }
 
@@ -376,6 +376,16 @@ static MS_NOINLINE void* allocate_cache_miss(ms_default* s, size_t size, ms_thre
     return allocate_cache_backend(s, size, sizeof(ms_block_header) + MS_CACHE_ROOM(c));
 }
 
+/* The cache kind's allocation of class c from the thread's cache: the head
+ * list's first block, or the miss path.  The caller has seen the thread's
+ * slot cached. */
+static MS_ALWAYS_INLINE void* allocate_from_cache(ms_default* s, size_t size, ms_thread_cache* cache, size_t c) {
+    if (MS_LIKELY(cache->head[c] != NULL)) {
+        return ms_commit_plain(s, cache_pop(cache, c, size), size, MS_CACHE_TWEAK, true);
+    }
+    return allocate_cache_miss(s, size, cache, c); /* a tail call: no frame on the way here */
+}
+
 /* The cache kind's allocation off the hot path: a size it does not cache,
  * or (`look_up`) the thread's slot was not cached (its first operation on
  * the strategy, or the first after a peak reset), so the thread's cache is
@@ -386,10 +396,7 @@ static MS_NOINLINE void* allocate_cache_slow(ms_default* s, size_t size, bool lo
     size_t c = MS_CACHE_CLASS(size);
     if (c < MS_CACHE_CLASSES) {
         ms_thread_cache* cache = cache_of(look_up ? ms_stats_owner_cell_slow(&s->stats) : ms_stats_owner_cell());
-        if (cache != NULL) {
-            if (cache->head[c] == NULL) return allocate_cache_miss(s, size, cache, c);
-            return ms_commit_plain(s, cache_pop(cache, c, size), size, MS_CACHE_TWEAK, true);
-        }
+        if (cache != NULL) return allocate_from_cache(s, size, cache, c);
     }
     return allocate_cache_backend(s, size, ms_plain_request(s, size));
 }
@@ -443,10 +450,7 @@ static MS_ALWAYS_INLINE void* allocate_hot(MemoryStrategy* base, size_t size, ms
         if (MS_UNLIKELY(!ms_stats_slot_cached(&s->stats))) return allocate_cache_slow(s, size, true);
         ms_thread_cache* cache = *ms_stats_owner_cell();
         if (MS_UNLIKELY(cache == NULL)) return allocate_cache_slow(s, size, false);
-        if (MS_LIKELY(cache->head[c] != NULL)) {
-            return ms_commit_plain(s, cache_pop(cache, c, size), size, MS_CACHE_TWEAK, true);
-        }
-        return allocate_cache_miss(s, size, cache, c); /* tail calls: no frame on the way here */
+        return allocate_from_cache(s, size, cache, c);
     }
     void* raw = kind == MS_KIND_MALLOC ? malloc(size + sizeof(ms_block_header))
                                        : s->backend_allocate(s->backend_context, size + sizeof(ms_block_header));

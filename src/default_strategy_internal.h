@@ -36,13 +36,14 @@
  * check = ms_aligned_check(block, size word, base), which never equals the
  * plain check of the same header (a changed flag does not match either
  * way), so the prefix is read only once the header has proved the block is
- * an aligned block of this strategy; the prefix carries its own seal (ms_prefix_seal).  A plain
- * block's check is XORed with its strategy's plain_tweak: 0 over malloc,
- * MS_BACKEND_TWEAK over a backend or a parent, MS_CACHE_TWEAK with a thread
- * cache (config.thread_cache_blocks), MS_DEBUG_TWEAK with a debug
- * option (quarantine, check_overflow, track_allocations; the hot paths'
- * comparisons then fail and every block takes the out-of-line path), and
- * with a debug option every block may be followed by a canary (ms_canary).
+ * an aligned block of this strategy; the prefix carries its own seal
+ * (ms_prefix_seal).  A plain block's check is XORed with its strategy's
+ * plain_tweak: 0 over malloc, MS_BACKEND_TWEAK over a backend or a parent,
+ * MS_CACHE_TWEAK with a thread cache (config.thread_cache_blocks),
+ * MS_DEBUG_TWEAK with a debug option (quarantine, check_overflow,
+ * track_allocations; the hot paths' comparisons then fail and every block
+ * takes the out-of-line path), and with a debug option every block may be
+ * followed by a canary (ms_canary).
  *
  * The check is the block's address XOR its size XOR the strategy's
  * check_base (its tag, nonzero and distinct among live strategies, in the

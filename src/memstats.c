@@ -198,15 +198,23 @@ void** ms_stats_owner_cell_slow(MemStats* stats) {
 }
 
 bool ms_stats_on_alloc(MemStats* stats, uint64_t bytes) {
-    ms_slot* slot;
     if (ms_stats_slot_cached(stats)) {
-        /* Within the reservation no shared state moves: the public
-         * recording functions, which come here first, and a strategy's new
-         * local peak beyond its fast path's check stop here (histogram
-         * statistics are never cached, see MemStats). */
-        slot = (ms_slot*)ms_tl_slot_cache[0].slot;
+        /* Within the reservation no shared state moves (histogram
+         * statistics are never cached, see MemStats).  The exact test, by
+         * wrapping difference: the public recording functions come here
+         * with sizes up to the top of the usage domain, which the fast
+         * path's signed comparison with the ceiling is not made for. */
+        ms_slot* slot = (ms_slot*)ms_tl_slot_cache[0].slot;
         uint64_t alloc = ms_load_relaxed(&slot->alloc_bytes) + bytes;
         if (ms_slot_alloc_within(stats, slot, alloc, alloc - ms_load_relaxed(&slot->freed_bytes))) return true;
+    }
+    return ms_stats_on_alloc_declined(stats, bytes);
+}
+
+bool ms_stats_on_alloc_declined(MemStats* stats, uint64_t bytes) {
+    ms_slot* slot;
+    if (ms_stats_slot_cached(stats)) {
+        slot = (ms_slot*)ms_tl_slot_cache[0].slot;
     } else {
         slot = ms_stats_slot_slow(stats);
         if (slot == NULL) {

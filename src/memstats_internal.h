@@ -157,10 +157,15 @@ void ms_stats_rekey(MemStats* stats);
 bool ms_stats_record_shared(MemStats* stats, uint64_t bytes, bool is_free);
 
 /* Records an allocation of `bytes` in the calling thread's slot (or the
- * shared one): the whole protocol, for every case the fast path declines.
- * Returns false, recording nothing, if it would take usage above the
- * limit. */
+ * shared one): within the slot's reservation if it covers it, else the
+ * whole protocol.  Returns false, recording nothing, if it would take
+ * usage above the limit. */
 bool ms_stats_on_alloc(MemStats* stats, uint64_t bytes);
+/* ms_stats_on_alloc for a caller whose ms_stats_try_alloc has just
+ * declined (and which has called nothing since): the whole protocol,
+ * without testing the reservation again (the fast path declines only with
+ * the slot not cached or after ms_slot_alloc_within's test said no). */
+bool ms_stats_on_alloc_declined(MemStats* stats, uint64_t bytes);
 /* Records a free of `bytes` (as ms_stats_on_alloc). */
 void ms_stats_on_free(MemStats* stats, uint64_t bytes);
 
@@ -260,9 +265,9 @@ static MS_ALWAYS_INLINE bool ms_stats_try_alloc_cached(const MemStats* stats, ui
 /* The allocation fast path, or nothing: records the allocation and returns
  * true when this thread's slot is cached (so its peak epoch is current) and
  * its reservation covers the new net usage; otherwise records nothing and
- * returns false, and the caller takes ms_stats_on_alloc.  Below the slot's
- * ceiling only the two counters change; above it, within the reservation,
- * the local peak too (a thread whose blocks another thread frees sets a
+ * returns false, and the caller takes ms_stats_on_alloc_declined.  Below
+ * the slot's ceiling only the two counters change; above it, within the
+ * reservation, the local peak too (a thread whose blocks another thread frees sets a
  * new local peak with every allocation).  It calls nothing, so its callers
  * need no stack frame for it. */
 static MS_ALWAYS_INLINE bool ms_stats_try_alloc(MemStats* stats, uint64_t bytes) {
