@@ -369,26 +369,26 @@ def ops_cache_seeds():
     """The thread cache (config.thread_cache_blocks), behind the extension byte."""
     histogram, check_overflow, quarantine, track, leak = 1 << 4, 1 << 5, 1 << 6, 1 << 7, 1
     return {
-        # Hits: two blocks of class 2 (9 .. 24 bytes) kept (N = 2), popped
+        # Hits: two blocks of class 3 (17 .. 24 bytes) kept (N = 2), popped
         # last-in first out by requests of other sizes of the class; a third
         # goes back.
-        "cache_hits": bytes([EXTENSION]) + ext(0, 2) + small(10) + small(20) + small(24) +
-        free_op(0) + free_op(0) + free_op(0) + small(9) + small(24) + small(12) + reads() +
-        free_op(1) + small(17) + bytes([READ, 1, 0]),
+        "cache_hits": bytes([EXTENSION]) + ext(0, 2) + small(18) + small(20) + small(24) +
+        free_op(0) + free_op(0) + free_op(0) + small(17) + small(24) + small(21) + reads() +
+        free_op(1) + small(19) + bytes([READ, 1, 0]),
         # N = 1: class 1 (1 .. 8 bytes) overflows to the backend; sizes above
         # 2040 and aligned blocks are never kept; the entries that never pop.
         "cache_overflow": bytes([EXTENSION]) + ext(0, 1) + small(1) + small(8) + small(3) +
         small(3000) + aligned(64, sz(16)) + free_op(0) + free_op(0) + free_op(0) + free_op(0) + free_op(0) +
         zeroed(1, sz(5)) + realloc_null(sz(6)) + aligned(16, sz(7)) + alloc_at(0, 1, sz(9)) +
         small(2) + small(2040) + small(2041) + free_op(0) + free_op(0) + free_op(0) + free_op(0) + free_op(0) + free_op(0) +
-        small(2025) + tiny(64) + reads(),
+        small(2033) + tiny(64) + reads(),
         # Double frees of cached blocks (and a resize of one); a popped one
         # is live again.
         "cache_double_free": bytes([EXTENSION]) + ext(0, 4) + small(40) + small(41) + small(100) +
         free_op(0) + free_op(0) + bytes([DOUBLE_FREE, 0, DOUBLE_FREE, 1]) + realloc_freed(0, sz(30)) +
         realloc_freed(1, sz(3000)) + small(33) + bytes([DOUBLE_FREE, 0, DOUBLE_FREE, 1]) +
         realloc_freed(0, sz(30)) + free_op(0) + bytes([DOUBLE_FREE, 2]) + reads(),
-        # A limit of 100 bytes: a popped block of class 4 (41 .. 56) the limit refuses
+        # A limit of 100 bytes: a popped block of class 7 (49 .. 56) the limit refuses
         # goes back to the backend (unpoisoned under ASan); then a fresh one
         # of the class likewise.
         "cache_limit": bytes([EXTENSION]) + ext(1, 3) + u16(99) + small(50) + small(40) + free_op(0) +
@@ -420,18 +420,18 @@ def ops_cache_seeds():
         # a refused first request.
         "cache_lookup_first": bytes([EXTENSION]) + ext(0, 2) + bytes([FAIL_NEXT]) + small(1) +
         bytes([DEGRADE, 6, DEGRADE, 3]) + small(1) + free_op(0) + small(2) + reads(),
-        # The depot (N = 1): of seven frees of class 2 (9 .. 24 bytes) the
+        # The depot (N = 1): of seven frees of class 3 (17 .. 24 bytes) the
         # first is kept, the next four each hand the full class's list to
         # the depot's next empty slot, the last two each give the class's
         # block back and stay; double frees of blocks in the depot and of
         # one given back; then requests pop the thread's block, take
         # the depot's lists in slot order, and ask the backend, whose
         # failure told before stays pending until then.
-        "cache_depot": bytes([EXTENSION]) + ext(0, 1) + b"".join(small(n) for n in (10, 12, 14, 16, 18, 20, 22)) +
+        "cache_depot": bytes([EXTENSION]) + ext(0, 1) + b"".join(small(n) for n in (18, 19, 20, 21, 22, 23, 24)) +
         free_op(0) * 7 + bytes([DOUBLE_FREE, 0, DOUBLE_FREE, 3, DOUBLE_FREE, 5, FAIL_NEXT]) +
-        b"".join(small(n) for n in (9, 11, 13, 15, 17, 19, 21, 23)) + reads() + free_op(0) * 3 + small(24) + reads(),
+        b"".join(small(n) for n in (17, 18, 19, 20, 21, 22, 23, 24)) + reads() + free_op(0) * 3 + small(24) + reads(),
         # Direct default_deallocate: to the backend even with room in the
-        # class, also for a popped block (its size not a multiple of 16: the
+        # class, also for a popped block (its size not a multiple of 8: the
         # rest of its class's room must not stay poisoned under ASan) and an
         # aligned one.
         "cache_direct_free": bytes([EXTENSION]) + ext(0, 4) + small(20) + free_op(0) + small(20) + direct(0) +

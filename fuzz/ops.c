@@ -42,11 +42,11 @@
  *
  * The thread cache (config.thread_cache_blocks = N, used only without a
  * debug option and the size histogram; otherwise ignored, rounding
- * included) is modelled exactly: per class (16 bytes wide: sizes 1 .. 8,
- * 9 .. 24, ..., 2025 .. 2040) two LIFO lists of backend blocks, the head
+ * included) is modelled exactly: per class (8 bytes wide: sizes 1 .. 8,
+ * 9 .. 16, ..., 2033 .. 2040) two LIFO lists of backend blocks, the head
  * list and the spare one, and the depot's 4 lists.  Every plain block of up
- * to 2040 bytes asks the backend for its class's room (class c: 16c - 8
- * bytes, plus the header); a free through the vtable of such a live block
+ * to 2040 bytes asks the backend for its class's room (class c: 8c bytes,
+ * plus the header); a free through the vtable of such a live block
  * keeps it in the head list (the backend not called), a full head list
  * first becoming the spare list, and a spare list already there going to
  * the first empty one of the depot's lists of the class or, with those
@@ -98,7 +98,7 @@
 #define MAX_QUARANTINE 8u                 /* config.quarantine is 1 .. this when on */
 #define PRINT_BUDGET 16u                  /* printer runs per input (OP_PRINT); the rest are skipped */
 #define CACHE_MAX_SIZE 2040u              /* thread cache: largest cached size, documented in default_strategy.h */
-#define CACHE_CLASSES 129u                /* thread cache classes 1 .. 128 (16 bytes wide); 0 unused */
+#define CACHE_CLASSES 256u                /* thread cache classes 1 .. 255 (8 bytes wide); 0 unused */
 #define CACHE_MAX_BLOCKS 4096u            /* the largest config.thread_cache_blocks create accepts */
 #define DEPOT_LISTS 4u                    /* thread cache: the depot's lists per class */
 
@@ -382,7 +382,7 @@ static void check_all(Run* r) {
 static size_t decode_size(const Run* r, FuzzInput* in) {
     uint8_t kind = fuzz_u8(in);
     /* With the extension byte, kinds 13-15 are sizes 1 .. 64 (the first
-     * five cache classes), so the same classes are freed and allocated again
+     * eight cache classes), so the same classes are freed and allocated again
      * often (and fill up); inputs without it keep their sizes. */
     if (r->extended && kind % 16 >= 13) return 1 + fuzz_u8(in) % 64u;
     switch (kind % 16) {
@@ -447,7 +447,7 @@ static void count_allocation(Shadow* sh, size_t size) {
  * cache, 0 if it has no cache or does not cache that size. */
 static size_t cache_class(const Run* r, size_t size) {
     if (r->cache_blocks == 0 || size == 0 || size > CACHE_MAX_SIZE) return 0;
-    return (size + 23u) / 16u;
+    return (size + 7u) / 8u;
 }
 
 /* The first non-empty list of class c in the depot, NULL if none. */
@@ -584,7 +584,7 @@ static Before before_call(Run* r) {
  * class's room) and, with check_overflow, the canary. */
 static size_t plain_backend_bytes(const Run* r, size_t size) {
     size_t c = cache_class(r, size);
-    return (c != 0 ? 16u * c - 8u : size) + HEADER_BYTES + r->canary;
+    return (c != 0 ? 8u * c : size) + HEADER_BYTES + r->canary;
 }
 
 /* A plain block. */

@@ -143,13 +143,13 @@ typedef struct DefaultStrategyConfig {
     /* thread_cache_blocks: 0 (no cache), or N (at most 4096): each thread
      * keeps freed blocks for its own next allocations instead of giving
      * them back to the backend, per size class in two lists of up to N
-     * blocks.  Blocks of 1 to 2040 bytes are cached, in 128 classes 16
-     * bytes wide (1-8, 9-24, ..., 2025-2040 bytes): the backend is asked
-     * for every block of class c as 16c-8 bytes (plus the 16-byte header),
+     * blocks.  Blocks of 1 to 2040 bytes are cached, in 255 classes 8
+     * bytes wide (1-8, 9-16, ..., 2033-2040 bytes): the backend is asked
+     * for every block of class c as 8c bytes (plus the 16-byte header),
      * so a freed block serves any request of its class.  That costs
-     * glibc's malloc no memory (it hands out the same chunks for these
-     * requests); other backends may round up by a size class of their
-     * own.  Only the vtable's allocate and deallocate use the cache (and
+     * glibc's malloc, jemalloc and mimalloc no memory (each hands out the
+     * same block for a request rounded up to a multiple of 8); a backend
+     * with a finer granularity may hand out up to 7 bytes more.  Only the vtable's allocate and deallocate use the cache (and
      * their full path, taken after a peak reset, the same way); zeroed,
      * resized and aligned blocks come from the backend, and a block freed
      * by reallocate or by a direct default_deallocate call goes back to
@@ -169,9 +169,9 @@ typedef struct DefaultStrategyConfig {
      * poisoned.  A thread's cache stays with its thread index when the
      * thread exits (the next thread to take the index uses it); destroy
      * gives every cached block back.  So each thread that used the
-     * strategy holds back up to about thread_cache_blocks * 260 KiB from
-     * the backend (both lists of all 128 classes full), and the depot up
-     * to thread_cache_blocks * 520 KiB.  Not used with a debug option
+     * strategy holds back up to about thread_cache_blocks * 518 KiB from
+     * the backend (both lists of all 255 classes full), and the depot up
+     * to thread_cache_blocks * 1036 KiB.  Not used with a debug option
      * (quarantine, check_overflow, track_allocations), a parent, or
      * size_histogram. */
     size_t thread_cache_blocks;

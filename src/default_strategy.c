@@ -112,7 +112,7 @@ static MS_ALWAYS_INLINE void cache_push(ms_thread_cache* cache, ms_block_header*
 }
 
 /* Takes the first block of class c (not empty) for a request of `size`
- * (16c-23 .. 16c-8) bytes: only those stay addressable under ASan. */
+ * (8c-7 .. 8c) bytes: only those stay addressable under ASan. */
 static MS_ALWAYS_INLINE ms_block_header* cache_pop(ms_thread_cache* cache, size_t c, size_t size) {
     ms_block_header* header = cache->head[c];
     void* block = header + 1;

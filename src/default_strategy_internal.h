@@ -92,19 +92,21 @@ typedef struct ms_block_header {
  * or without MS_FREED_FLIP. */
 #define MS_CACHE_TWEAK UINT64_C(0x3d5e87a1)
 /* The thread cache's size classes: class c (1 .. MS_CACHE_CLASSES-1)
- * holds freed plain blocks of 16c-23 .. 16c-8 bytes, whose backend blocks
- * the strategy requested for 16c-8 bytes (16c+8 with the header:
+ * holds freed plain blocks of 8c-7 .. 8c bytes, whose backend blocks the
+ * strategy requested for 8c bytes (8c+16 with the header:
  * ms_plain_request), and serves requests of the same sizes; blocks of up to
- * MS_CACHE_MAX_SIZE bytes are cached.  Backend blocks of 16c+8 bytes are
- * what glibc's malloc hands out for any request of 16c-7 .. 16c+8 bytes
- * (chunks of 16c+16 bytes), so the rounding costs no memory there. */
-#define MS_CACHE_CLASSES 129u
-#define MS_CACHE_MAX_SIZE (16u * (MS_CACHE_CLASSES - 1u) - 8u)
+ * MS_CACHE_MAX_SIZE bytes are cached.  Rounding a request up to a multiple
+ * of 8 costs no memory on glibc's malloc, jemalloc or mimalloc: each hands
+ * out the same block for 8c+16 bytes as for any request of 8c+9 .. 8c+16
+ * (their usable sizes are multiples of 8; glibc's chunks of 16k bytes
+ * hold requests of up to 16k-8). */
+#define MS_CACHE_CLASSES 256u
+#define MS_CACHE_MAX_SIZE (8u * (MS_CACHE_CLASSES - 1u))
 /* The class of a block of `size` (1 .. MS_CACHE_MAX_SIZE) bytes. */
-#define MS_CACHE_CLASS(size) (((size) + 23u) >> 4)
+#define MS_CACHE_CLASS(size) (((size) + 7u) >> 3)
 /* The room of a block of class c: what the backend is asked for beyond the
  * header. */
-#define MS_CACHE_ROOM(c) (16u * (c) - 8u)
+#define MS_CACHE_ROOM(c) (8u * (c))
 /* The most blocks per class config.thread_cache_blocks may ask for. */
 #define MS_CACHE_MAX_BLOCKS 4096u
 /* Bytes of the trailing canary (check_overflow). */

@@ -1,6 +1,6 @@
 // The thread cache (config.thread_cache_blocks = N): freed blocks of 1 ..
 // 2040 bytes stay with the freeing thread, in two lists of up to N per size
-// class (16 bytes wide: 1..8, 9..24, ..., 2025..2040), and serve its next
+// class (8 bytes wide: 1..8, 9..16, ..., 2033..2040), and serve its next
 // requests of the same class without calling the backend; full lists go to
 // the strategy's depot, where other threads take them.  The statistics stay
 // exact, misuse of a cached block is still caught, and destroy gives every
@@ -59,7 +59,7 @@ TEST_F(ThreadCacheTest, AFreedBlockServesTheNextRequestOfItsClass) {
     ASSERT_NE(s, nullptr);
     void* p = Allocate(s.get(), 100);
     ASSERT_NE(p, nullptr);
-    // The backend_ is asked for the class's 104 bytes (89 .. 104), plus the header.
+    // The backend_ is asked for the class's 104 bytes (97 .. 104), plus the header.
     EXPECT_EQ(backend_.last_size(), 16u + 104u);
     std::memset(p, 0xab, 100);
     Free(s.get(), p);
@@ -133,7 +133,7 @@ TEST_F(ThreadCacheTest, KeepsTwoListsPerClassAndHandsSpareListsToTheDepot) {
     Strategy s = Create(3);
     std::vector<void*> blocks;
     for (size_t i = 0; i < kPerClass; i++) blocks.push_back(Allocate(s.get(), 64));
-    for (size_t i = 0; i < kPerClass; i++) blocks.push_back(Allocate(s.get(), 80));  // another class (73 .. 88)
+    for (size_t i = 0; i < kPerClass; i++) blocks.push_back(Allocate(s.get(), 80));  // another class (73 .. 80)
     for (void* p : blocks) Free(s.get(), p);
     // Per class: 0 .. 11 went to the depot's 4 lists with the frees of 6,
     // 9, 12 and 15; 12 .. 14 back to the backend with the free of 18;
@@ -236,12 +236,12 @@ TEST_F(ThreadCacheTest, OnlySizesOfTheClassesAreCached) {
     Free(s.get(), beyond);
     EXPECT_EQ(backend_.free_calls(), 1u);
     EXPECT_EQ(Allocate(s.get(), 8), smallest);
-    EXPECT_EQ(Allocate(s.get(), 2025), largest);
+    EXPECT_EQ(Allocate(s.get(), 2033), largest);
     EXPECT_EQ(backend_.allocate_calls(), 3u);
     Free(s.get(), smallest);
     Free(s.get(), largest);
     EXPECT_EQ(get_current_usage(s.get()), 0u);
-    EXPECT_EQ(get_total_allocated(s.get()), 1u + 2040u + 2041u + 8u + 2025u);
+    EXPECT_EQ(get_total_allocated(s.get()), 1u + 2040u + 2041u + 8u + 2033u);
     EXPECT_EQ(errors_.size(), 0u);
 }
 
@@ -309,7 +309,7 @@ TEST_F(ThreadCacheTest, ZeroedAndResizedBlocksAreRoundedAndCached) {
     std::memset(z, 0x5a, 100);
     auto* moved = static_cast<unsigned char*>(s->base.reallocate(&s->base, z, 1000));
     ASSERT_NE(moved, nullptr);
-    EXPECT_EQ(backend_.last_size(), 16u + 1000u);  // class 985 .. 1000
+    EXPECT_EQ(backend_.last_size(), 16u + 1000u);  // class 993 .. 1000
     for (int i = 0; i < 100; i++) ASSERT_EQ(moved[i], 0x5a) << i;
     Free(s.get(), moved);
     EXPECT_EQ(Allocate(s.get(), 993), moved);
@@ -391,7 +391,7 @@ TEST(ThreadCache, MoreThan4096BlocksPerClassIsRefusedAtCreate) {
     void* p = Allocate(s.get(), 24);  // over malloc
     ASSERT_NE(p, nullptr);
     Free(s.get(), p);
-    EXPECT_EQ(Allocate(s.get(), 9), p);  // the same class, 9 .. 24
+    EXPECT_EQ(Allocate(s.get(), 17), p);  // the same class, 17 .. 24
     Free(s.get(), p);
     EXPECT_EQ(get_current_usage(s.get()), 0u);
 }
@@ -400,21 +400,23 @@ TEST(ThreadCache, MoreThan4096BlocksPerClassIsRefusedAtCreate) {
 // Under AddressSanitizer a cached block's memory is poisoned, so a use after
 // free is still reported although the block never went back to malloc; and a
 // block handed out again for a smaller size of its class keeps the rest of
-// its room poisoned.
+// its room poisoned (ASan's 8-byte granule that holds the block's last byte
+// reports the rest of that granule as past the block).
 TEST(ThreadCacheDeathTest, CachedMemoryIsPoisonedUnderAsan) {
     DefaultStrategyConfig config{};
     config.thread_cache_blocks = 4;
     Strategy s(create_default_strategy_with(&config));
     ASSERT_NE(s, nullptr);
-    auto* p = static_cast<volatile unsigned char*>(Allocate(s.get(), 72));  // class 57 .. 72
+    auto* p = static_cast<volatile unsigned char*>(Allocate(s.get(), 72));  // class 65 .. 72
     ASSERT_NE(p, nullptr);
     p[71] = 1;
     Free(s.get(), const_cast<unsigned char*>(p));
     EXPECT_DEATH(p[40] = 2, "AddressSanitizer: use-after-poison");
-    auto* q = static_cast<volatile unsigned char*>(Allocate(s.get(), 57));
+    auto* q = static_cast<volatile unsigned char*>(Allocate(s.get(), 65));
     ASSERT_EQ(q, p);
-    q[56] = 3;  // its own bytes are addressable
-    EXPECT_DEATH(q[64] = 4, "AddressSanitizer: use-after-poison");
+    q[64] = 3;  // its own bytes are addressable
+    EXPECT_DEATH(q[65] = 4, "AddressSanitizer: heap-buffer-overflow");
+    EXPECT_DEATH(q[71] = 4, "AddressSanitizer: heap-buffer-overflow");
     Free(s.get(), const_cast<unsigned char*>(q));
 }
 
@@ -519,7 +521,7 @@ TEST_F(ThreadCacheTest, ProducersAndConsumersShareBlocksOnlyThroughTheDepot) {
                 while (after <= kPairs * kPerClass) {
                     ASSERT_LT(got[t].size(), kCap);
                     if (consumers_left.load(std::memory_order_relaxed) == 0) after++;
-                    auto* p = static_cast<unsigned char*>(Allocate(s.get(), 44));  // the same class (41 .. 56)
+                    auto* p = static_cast<unsigned char*>(Allocate(s.get(), 44));  // the same class (41 .. 48)
                     ASSERT_NE(p, nullptr);
                     std::memset(p, static_cast<int>(t), 44);
                     if (freed_set.count(p) != 0) reused[t]++;
