@@ -139,8 +139,8 @@ typedef struct ms_tracking ms_tracking;
  * keeps its freed check, so a second free of a cached block is
  * STRATEGY_ERROR_DOUBLE_FREE. */
 typedef struct ms_thread_cache {
-    uint16_t count[MS_CACHE_CLASSES]; /* blocks in head[c], at most cache_blocks */
     void* head[MS_CACHE_CLASSES];
+    uint16_t count[MS_CACHE_CLASSES]; /* blocks in head[c], at most cache_blocks */
     void* spare[MS_CACHE_CLASSES];
 } ms_thread_cache;
 
