@@ -149,7 +149,8 @@ typedef struct DefaultStrategyConfig {
      * so a freed block serves any request of its class.  That costs
      * glibc's malloc, jemalloc and mimalloc no memory (each hands out the
      * same block for a request rounded up to a multiple of 8); a backend
-     * with a finer granularity may hand out up to 7 bytes more.  Only the vtable's allocate and deallocate use the cache (and
+     * that hands out blocks to the byte gives up to 7 bytes more per
+     * block.  Only the vtable's allocate and deallocate use the cache (and
      * their full path, taken after a peak reset, the same way); zeroed,
      * resized and aligned blocks come from the backend, and a block freed
      * by reallocate or by a direct default_deallocate call goes back to

@@ -139,7 +139,7 @@ typedef struct ms_tracking ms_tracking;
  * keeps its freed check, so a second free of a cached block is
  * STRATEGY_ERROR_DOUBLE_FREE. */
 typedef struct ms_thread_cache {
-    void* head[MS_CACHE_CLASSES];
+    void* head[MS_CACHE_CLASSES]; /* first: the hot paths index it (and count) with no added offset */
     uint16_t count[MS_CACHE_CLASSES]; /* blocks in head[c], at most cache_blocks */
     void* spare[MS_CACHE_CLASSES];
 } ms_thread_cache;
