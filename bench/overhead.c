@@ -76,6 +76,8 @@ static void usage(FILE* out) {
             "  --memory-blocks=N   live 32-byte blocks for resident memory (default 1000000)\n"
             "  --slots=N           slots per thread of mixed/small/readers (default 256)\n"
             "  --burst-blocks=N    blocks per burst (default 32768)\n"
+            "  --reader-pause-us=N readers: the reader sleeps N microseconds after each read\n"
+            "                      (default 0: it reads as fast as it can)\n"
             "  --single=VARIANT    run VARIANT once per workload, threads = first of --threads,\n"
             "                      and print its operation counts (for bench/callgrind.sh)\n"
             "  --smoke             tiny sizes, a few seconds: checks that everything runs and\n"
@@ -223,6 +225,9 @@ static int parse_options(int argc, char** argv, options* o) {
         } else if ((v = option_value(argc, argv, &i, "--burst-blocks")) != NULL && parse_u64(v, &n) &&
                    n >= 1 && n <= 10000000) {
             o->params.burst_blocks = (uint32_t)n;
+        } else if ((v = option_value(argc, argv, &i, "--reader-pause-us")) != NULL && parse_u64(v, &n) &&
+                   n <= 10000000) {
+            o->params.reader_pause_us = (uint32_t)n;
         } else {
             fprintf(stderr, "overhead: bad option '%s'\n", a);
             usage(stderr);
@@ -491,11 +496,20 @@ static bool above_target(const bench_variant* v, bench_workload w, double ratio)
     return is_strategy(v) && ratio > target_of(w);
 }
 
+/* What a table's heading adds to the workload's description: the reader's
+ * pause, when it has one. */
+static void print_workload_note(const options* o, int w) {
+    if (w == BENCH_READERS && o->params.reader_pause_us != 0) {
+        printf(" (the reader sleeps %u us after each read)", o->params.reader_pause_us);
+    }
+}
+
 static void print_table(results* r, const options* o) {
     for (int w = 0; w < BENCH_WORKLOAD_COUNT; w++) {
         if (!o->workload[w]) continue;
-        printf("\n%s: %s\n", bench_workload_name((bench_workload)w),
-               bench_workload_description((bench_workload)w));
+        printf("\n%s: %s", bench_workload_name((bench_workload)w), bench_workload_description((bench_workload)w));
+        print_workload_note(o, w);
+        printf("\n");
         printf("threads");
         for (size_t v = 0; v < bench_variant_count; v++) {
             if (!o->variant[v]) continue;
@@ -532,9 +546,10 @@ static void print_table(results* r, const options* o) {
 static void print_markdown(results* r, const options* o) {
     for (int w = 0; w < BENCH_WORKLOAD_COUNT; w++) {
         if (!o->workload[w]) continue;
-        printf("\n#### %s (target: strategy/raw at most %s)\n\n%s.\n\n",
-               bench_workload_name((bench_workload)w), target_label((bench_workload)w),
-               bench_workload_description((bench_workload)w));
+        printf("\n#### %s (target: strategy/raw at most %s)\n\n%s", bench_workload_name((bench_workload)w),
+               target_label((bench_workload)w), bench_workload_description((bench_workload)w));
+        print_workload_note(o, w);
+        printf(".\n\n");
         printf("| threads |");
         size_t columns = 1;
         for (size_t v = 0; v < bench_variant_count; v++) {
@@ -651,8 +666,8 @@ static void print_json(FILE* out, results* r, const options* o, const machine* m
     json_string(out, binding);
     fprintf(out,
             "},\n\"config\": {\"rounds\": %u, \"warmup\": %u, \"ops_per_run\": %" PRIu64
-            ", \"slots\": %u, \"burst_blocks\": %u, \"smoke\": %s, \"threads\": [",
-            o->rounds, o->warmup, o->ops, o->params.slots, o->params.burst_blocks,
+            ", \"slots\": %u, \"burst_blocks\": %u, \"reader_pause_us\": %u, \"smoke\": %s, \"threads\": [",
+            o->rounds, o->warmup, o->ops, o->params.slots, o->params.burst_blocks, o->params.reader_pause_us,
             o->smoke ? "true" : "false");
     for (size_t ti = 0; ti < o->thread_counts; ti++) fprintf(out, "%s%u", ti ? ", " : "", o->threads[ti]);
     fprintf(out, "]},\n\"notes\": [");

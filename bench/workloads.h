@@ -26,7 +26,9 @@
  *            and repeats: usage swings by megabytes per thread.
  *   readers  mixed, plus one extra thread that reads all four statistics
  *            (current, peak, total allocated, total freed) in a loop for as
- *            long as the writers run.  For variants without statistics the
+ *            long as the writers run, as fast as it can, or (with
+ *            reader_pause_us) sleeping that long after each read, as a
+ *            monitoring thread would.  For variants without statistics the
  *            extra thread runs an equivalent loop that reads four private
  *            values, so every variant loses the same CPU to it.
  *
@@ -62,6 +64,7 @@ typedef enum bench_workload {
 typedef struct bench_params {
     uint32_t slots;        /* mixed/small/readers: slots per thread (<= BENCH_MAX_SLOTS) */
     uint32_t burst_blocks; /* burst: blocks per burst */
+    uint32_t reader_pause_us; /* readers: microseconds the reader sleeps after each read; 0: none */
 } bench_params;
 
 typedef void* (*bench_alloc_fn)(void* context, size_t size);
@@ -290,6 +293,11 @@ static inline void bench_reader_body(bench_thread* t) {
         t->read_figures(t->context, figures);
         sink += figures[0] ^ figures[1] ^ figures[2] ^ figures[3];
         reads++;
+        if (t->params->reader_pause_us != 0) {
+            struct timespec pause = {(time_t)(t->params->reader_pause_us / 1000000u),
+                                     (long)(t->params->reader_pause_us % 1000000u) * 1000L};
+            nanosleep(&pause, NULL);
+        }
         /* Relaxed: a flag only; the run's results are read after join. */
     } while (atomic_load_explicit(t->stop, memory_order_relaxed) == 0);
     t->reads = reads;
