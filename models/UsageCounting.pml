@@ -283,7 +283,8 @@ inline end_call() {
  * without checking the peak epoch: it is linearised here, at its id load,
  * which precedes the id store of any reset whose old id it read (so it
  * linearises before that reset; action FastPath).  Otherwise the full path
- * (ms_stats_on_alloc / ms_stats_on_free) runs: on a cache miss
+ * (ms_stats_on_alloc_declined, which ms_stats_on_alloc calls after making
+ * the fast path's test itself / ms_stats_on_free) runs: on a cache miss
  * ms_stats_slot_slow loads the id again (acquire) and caches it; the two
  * loads are merged (the first only decides the branch, and after a miss
  * the second one's value is all that is used). */

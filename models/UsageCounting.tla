@@ -260,9 +260,12 @@ TryAlloc(t, s) ==
        /\ LinAlloc(s)
        /\ UNCHANGED <<slotVars, sharedVars, idx, live, cid, readerVars, resetVars>>
 
-(* Otherwise ms_stats_on_alloc: ms_stats_slot loads the id again; on a     *)
-(* miss ms_stats_slot_slow loads it (acquire) and caches it (the loads are *)
-(* one step here: the first only chooses the branch).                     *)
+(* Otherwise ms_stats_on_alloc_declined (a strategy whose fast path has   *)
+(* just declined calls it directly; ms_stats_on_alloc, the public path,   *)
+(* first makes TryAlloc's test itself and calls it when that says no):    *)
+(* ms_stats_slot loads the id again; on a miss ms_stats_slot_slow loads it *)
+(* (acquire) and caches it (the loads are one step here: the first only   *)
+(* chooses the branch).                                                   *)
 AllocFull(t, s) ==
     LET i == idx[t]
         net == allocBytes[i] + s - freedBytes[i]
