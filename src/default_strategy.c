@@ -97,30 +97,49 @@ static void parent_free(void* context, void* ptr) {
 
 /* ---- the thread cache (config.thread_cache_blocks) ----------------------- */
 
-/* A cached block's memory after its header (its class's room, of which
- * the first word links the list) is off limits under ASan while cached, so
- * a use after free of a cached block is still reported (ms_cache_poison and
+/* A cached block's header holds its list's link: the size word is the next
+ * block's header (0 at the end of the list), and the check word seals it
+ * (cache_key), so the link lives outside the memory the caller had.  A
+ * write after free into a cached block's memory therefore changes nothing
+ * the strategy reads, and one into its header is caught before the link is
+ * followed (cache_pop, cache_release_list).  The memory after the header
+ * (its class's room) is off limits under ASan while cached, so a use after
+ * free of a cached block is still reported (ms_cache_poison and
  * ms_cache_unpoison: default_strategy_internal.h). */
 
-static MS_ALWAYS_INLINE void cache_push(ms_thread_cache* cache, ms_block_header* header, size_t c) {
-    void* block = header + 1;
-    ms_cache_unpoison(block, sizeof(void*)); /* the link: past the size of a block popped for fewer bytes */
-    memcpy(block, &cache->head[c], sizeof(void*));
-    ms_cache_poison(block, MS_CACHE_ROOM(c));
+/* The check word of a cached block at `header` whose size word is `link`
+ * is cache_key(s, header) ^ link: the freed check of a block of the cache
+ * kind, computed with the link in place of the size, so a second free of a
+ * cached block is still told as STRATEGY_ERROR_DOUBLE_FREE
+ * (ms_classify_misuse reads the size word as it finds it). */
+static MS_ALWAYS_INLINE uint64_t cache_key(const ms_default* s, const ms_block_header* header) {
+    return ms_block_check(header + 1, 0, s->check_base) ^ MS_CACHE_TWEAK ^ MS_FREED_FLIP;
+}
+
+/* Puts a freed block of class c first in its head list (not full); `key`
+ * is cache_key(s, header). */
+static MS_ALWAYS_INLINE void cache_push(ms_thread_cache* cache, ms_block_header* header, size_t c, uint64_t key) {
+    uint64_t link = (uint64_t)(uintptr_t)cache->head[c];
     cache->head[c] = header;
     cache->count[c]++;
+    header->size = link;
+    header->check = key ^ link;
+    ms_cache_poison(header + 1, MS_CACHE_ROOM(c));
 }
 
 /* Takes the first block of class c (not empty) for a request of `size`
- * (8c-7 .. 8c) bytes: only those stay addressable under ASan. */
-static MS_ALWAYS_INLINE ms_block_header* cache_pop(ms_thread_cache* cache, size_t c, size_t size) {
+ * (8c-7 .. 8c) bytes: only those become addressable under ASan.  *intact
+ * is false if the block's header was overwritten while it was cached: the
+ * head list then holds an untrusted link, which the caller drops
+ * (cache_corrupted) before anything else. */
+static MS_ALWAYS_INLINE ms_block_header* cache_pop(const ms_default* s, ms_thread_cache* cache, size_t c,
+                                                   size_t size, bool* intact) {
     ms_block_header* header = cache->head[c];
-    void* block = header + 1;
-    ms_cache_unpoison(block, sizeof(void*));
-    memcpy(&cache->head[c], block, sizeof(void*));
-    ms_cache_poison(block, MS_CACHE_ROOM(c));
-    ms_cache_unpoison(block, size);
+    uint64_t link = header->size;
+    cache->head[c] = (ms_block_header*)(uintptr_t)link;
     cache->count[c]--;
+    *intact = header->check == (cache_key(s, header) ^ link);
+    if (MS_LIKELY(*intact)) ms_cache_unpoison(header + 1, size);
     return header;
 }
 
@@ -201,16 +220,28 @@ static MS_ALWAYS_INLINE bool cache_refill(ms_default* s, ms_thread_cache* cache,
 }
 
 /* Gives the blocks of a list of class c (cached, so poisoned) back to the
- * backend, first to last. */
-static void cache_release_list(ms_default* s, ms_block_header* header, size_t c) {
+ * backend, first to last.  Stops at a block whose header was overwritten
+ * while it was cached: that block and the rest of the list are never used
+ * again (their link cannot be trusted).  Returns that block (to report,
+ * once the caller's state is consistent: cache_report_corrupted), NULL if
+ * the whole list went back. */
+static ms_block_header* cache_release_list(ms_default* s, ms_block_header* header, size_t c) {
     while (header != NULL) {
-        void* block = header + 1;
-        ms_block_header* next;
-        ms_cache_unpoison(block, MS_CACHE_ROOM(c));
-        memcpy(&next, block, sizeof next);
+        uint64_t link = header->size;
+        if (header->check != (cache_key(s, header) ^ link)) return header;
+        ms_cache_unpoison(header + 1, MS_CACHE_ROOM(c));
         ms_backend_release(s, header);
-        header = next;
+        header = (ms_block_header*)(uintptr_t)link;
     }
+    return NULL;
+}
+
+/* Reports a cached block found with its header overwritten (NULL: none) as
+ * STRATEGY_ERROR_CORRUPTED_BLOCK (aborting with abort_on_misuse).  Called
+ * with the cache's lists consistent, since the error handler may use the
+ * strategy. */
+static MS_NOINLINE void cache_report_corrupted(ms_default* s, const ms_block_header* header) {
+    if (header != NULL) (void)ms_refuse_misuse(s, STRATEGY_ERROR_CORRUPTED_BLOCK, header + 1, 0);
 }
 
 /* Keeps a freed block (its check already marked freed) in the thread's
@@ -226,20 +257,28 @@ static MS_NOINLINE void cache_keep_or_release(ms_default* s, void** cell, ms_blo
         size_t c = (size_t)MS_CACHE_CLASS(size); /* its backend block has the class's room */
         ms_thread_cache* cache = cache_of(cell);
         if (cache != NULL) {
+            ms_block_header* corrupted = NULL;
             if (cache->count[c] >= s->cache_blocks) {
                 if (cache->spare[c] != NULL && !depot_put(s, cache->spare[c], c)) {
-                    cache_release_list(s, cache->spare[c], c);
+                    corrupted = cache_release_list(s, cache->spare[c], c);
                 }
                 cache->spare[c] = cache->head[c];
                 cache->head[c] = NULL;
                 cache->count[c] = 0;
             }
-            cache_push(cache, header, c);
+            cache_push(cache, header, c, cache_key(s, header));
+            if (MS_UNLIKELY(corrupted != NULL)) cache_report_corrupted(s, corrupted);
             return;
         }
     }
     ms_cache_unpoison_room(s, header + 1, size);
     ms_backend_release(s, header);
+}
+
+/* cache_keep_or_release for the hot path, whose thread's slot is cached:
+ * the owner cell is read here, so the hot path need not keep it. */
+static MS_NOINLINE void cache_keep_or_release_owned(ms_default* s, ms_block_header* header, uint64_t size) {
+    cache_keep_or_release(s, ms_stats_owner_cell(), header, size);
 }
 
 /* ---- the hot path ------------------------------------------------------- */
@@ -364,6 +403,26 @@ static MS_ALWAYS_INLINE void* allocate_cache_backend(ms_default* s, size_t size,
     return ms_commit_plain(s, raw, size, MS_CACHE_TWEAK, false);
 }
 
+static void* allocate_with_cache(MemoryStrategy* base, size_t size);
+
+/* A pop found `header`, the first block of its class's head list in the
+ * thread's cache, with its header overwritten while it was cached (a write
+ * before the start of a freed block): the list is dropped (its blocks are
+ * never used again, nor given back: the links cannot be trusted), the
+ * block is reported as STRATEGY_ERROR_CORRUPTED_BLOCK, and the request
+ * starts again from the top (the error handler may have used the strategy,
+ * or another one, on this thread since the hot path looked at its slot). */
+static MS_NOINLINE void* cache_corrupted(ms_default* s, size_t size, const ms_block_header* header) {
+    /* The popping thread's slot is still cached (the pop called nothing),
+     * so its owner cell holds the cache popped from. */
+    ms_thread_cache* cache = *ms_stats_owner_cell();
+    size_t c = MS_CACHE_CLASS(size);
+    cache->head[c] = NULL;
+    cache->count[c] = 0;
+    cache_report_corrupted(s, header);
+    return allocate_with_cache(&s->pub.base, size);
+}
+
 /* The cache kind's allocation when the thread's cache has no block at the
  * head of class c (a size it caches): the spare list or a list from the
  * depot refills the head list, else the backend serves the request.  The
@@ -371,7 +430,10 @@ static MS_ALWAYS_INLINE void* allocate_cache_backend(ms_default* s, size_t size,
  * that could change that. */
 static MS_NOINLINE void* allocate_cache_miss(ms_default* s, size_t size, ms_thread_cache* cache, size_t c) {
     if (cache_refill(s, cache, c)) {
-        return ms_commit_plain(s, cache_pop(cache, c, size), size, MS_CACHE_TWEAK, true);
+        bool intact;
+        ms_block_header* header = cache_pop(s, cache, c, size, &intact);
+        if (MS_UNLIKELY(!intact)) return cache_corrupted(s, size, header);
+        return ms_commit_plain(s, header, size, MS_CACHE_TWEAK, true);
     }
     return allocate_cache_backend(s, size, sizeof(ms_block_header) + MS_CACHE_ROOM(c));
 }
@@ -381,7 +443,10 @@ static MS_NOINLINE void* allocate_cache_miss(ms_default* s, size_t size, ms_thre
  * slot cached. */
 static MS_ALWAYS_INLINE void* allocate_from_cache(ms_default* s, size_t size, ms_thread_cache* cache, size_t c) {
     if (MS_LIKELY(cache->head[c] != NULL)) {
-        return ms_commit_plain(s, cache_pop(cache, c, size), size, MS_CACHE_TWEAK, true);
+        bool intact;
+        ms_block_header* header = cache_pop(s, cache, c, size, &intact);
+        if (MS_UNLIKELY(!intact)) return cache_corrupted(s, size, header);
+        return ms_commit_plain(s, header, size, MS_CACHE_TWEAK, true);
     }
     return allocate_cache_miss(s, size, cache, c); /* a tail call: no frame on the way here */
 }
@@ -406,8 +471,8 @@ static void cache_drain(void* value, void* context) {
     ms_thread_cache* cache = value;
     ms_default* s = context;
     for (size_t c = 1; c < MS_CACHE_CLASSES; c++) {
-        cache_release_list(s, cache->head[c], c);
-        cache_release_list(s, cache->spare[c], c);
+        cache_report_corrupted(s, cache_release_list(s, cache->head[c], c));
+        cache_report_corrupted(s, cache_release_list(s, cache->spare[c], c));
     }
     free(cache);
 }
@@ -418,7 +483,7 @@ static void depot_drain(ms_default* s) {
     if (s->depot == NULL) return;
     for (size_t c = 1; c < MS_CACHE_CLASSES; c++) {
         for (size_t k = 0; k < MS_DEPOT_LISTS; k++) {
-            cache_release_list(s, ms_load_relaxed(&s->depot->list[c][k]), c);
+            cache_report_corrupted(s, cache_release_list(s, ms_load_relaxed(&s->depot->list[c][k]), c));
         }
     }
     free(s->depot);
@@ -500,10 +565,10 @@ static MS_ALWAYS_INLINE void deallocate_hot(MemoryStrategy* base, void* ptr, ms_
         size_t c = (size_t)MS_CACHE_CLASS(size);
         ms_thread_cache* cache = *ms_stats_owner_cell();
         if (MS_LIKELY(size <= MS_CACHE_MAX_SIZE && cache != NULL && cache->count[c] < s->cache_blocks)) {
-            cache_push(cache, header, c);
+            cache_push(cache, header, c, cache_key(s, header));
             return;
         }
-        cache_keep_or_release(s, ms_stats_owner_cell(), header, size);
+        cache_keep_or_release_owned(s, header, size);
     }
 }
 

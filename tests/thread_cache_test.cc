@@ -279,6 +279,147 @@ TEST_F(ThreadCacheTest, ASecondFreeOfACachedBlockIsADoubleFree) {
     EXPECT_EQ(get_error_count(s.get(), STRATEGY_ERROR_DOUBLE_FREE), 1u);
 }
 
+// A cached block's list link lives in its header, not in the memory the
+// caller had: a write after free into that memory changes nothing the
+// strategy reads (without ASan, which reports the write itself: see
+// CachedMemoryIsPoisonedUnderAsan).
+#if !defined(MS_TEST_ASAN)
+TEST_F(ThreadCacheTest, AWriteAfterFreeIntoACachedBlockLeavesTheCacheIntact) {
+    Strategy s = Create(4);
+    auto* a = static_cast<unsigned char*>(Allocate(s.get(), 32));
+    auto* b = static_cast<unsigned char*>(Allocate(s.get(), 32));
+    Free(s.get(), a);
+    Free(s.get(), b);
+    std::memset(b, 0x41, 32);  // the whole block, after free
+    std::memset(a, 0xff, 32);
+    EXPECT_EQ(Allocate(s.get(), 32), b);
+    EXPECT_EQ(Allocate(s.get(), 32), a);
+    void* c = Allocate(s.get(), 32);  // the list is empty: from the backend
+    EXPECT_NE(c, nullptr);
+    EXPECT_EQ(backend_.allocate_calls(), 3u);
+    EXPECT_EQ(get_current_usage(s.get()), 96u);
+    EXPECT_EQ(errors_.size(), 0u);
+    Free(s.get(), a);
+    Free(s.get(), b);
+    Free(s.get(), c);
+}
+#endif
+
+// A write into the header of a cached block (before its start) is caught
+// when the cache reaches the block: STRATEGY_ERROR_CORRUPTED_BLOCK, and the
+// rest of its list is dropped (never used again, never given back), since
+// its link cannot be trusted.  The request is still served, and the
+// figures stay exact.
+TEST_F(ThreadCacheTest, AnOverwrittenHeaderOfACachedBlockIsCaughtAtItsPop) {
+    for (size_t byte = 0; byte < 16; byte++) {
+        RecordingBackend backend;
+        ErrorRecorder errors;
+        DefaultStrategyConfig config = backend.Config(&ErrorRecorder::Handle, &errors);
+        config.thread_cache_blocks = 4;
+        Strategy s(create_default_strategy_with(&config));
+        ASSERT_NE(s, nullptr);
+        auto* a = static_cast<unsigned char*>(Allocate(s.get(), 72));
+        auto* b = static_cast<unsigned char*>(Allocate(s.get(), 72));
+        auto* c = static_cast<unsigned char*>(Allocate(s.get(), 72));
+        Free(s.get(), a);
+        Free(s.get(), b);
+        Free(s.get(), c);  // the head list: c, b, a
+        b[-16 + static_cast<std::ptrdiff_t>(byte)] ^= 0x10;
+        EXPECT_EQ(Allocate(s.get(), 72), c);
+        EXPECT_EQ(errors.size(), 0u);
+        void* d = Allocate(s.get(), 72);
+        ASSERT_NE(d, nullptr);
+        EXPECT_NE(d, b) << byte;
+        EXPECT_NE(d, a) << byte;
+        ASSERT_EQ(errors.size(), 1u) << byte;
+        EXPECT_EQ(errors.entries()[0].info.error, STRATEGY_ERROR_CORRUPTED_BLOCK);
+        EXPECT_EQ(errors.entries()[0].info.pointer, b);
+        EXPECT_EQ(errors.entries()[0].info.size, 0u);
+        EXPECT_EQ(get_error_count(s.get(), STRATEGY_ERROR_CORRUPTED_BLOCK), 1u);
+        EXPECT_EQ(backend.allocate_calls(), 4u);  // d
+        EXPECT_EQ(get_current_usage(s.get()), 144u);
+        EXPECT_EQ(get_allocation_count(s.get()), 5u);
+        EXPECT_EQ(get_deallocation_count(s.get()), 3u);
+        Free(s.get(), c);
+        Free(s.get(), d);
+        EXPECT_EQ(Allocate(s.get(), 72), d);  // the class works on
+        Free(s.get(), d);
+        s.reset();
+        EXPECT_EQ(backend.live_count(), 2u);  // a and b, dropped
+        EXPECT_EQ(backend.bad_frees(), 0u);
+        EXPECT_EQ(errors.size(), 1u);
+    }
+}
+
+// Blocks in a list the strategy gives back (a spare list the depot has no
+// room for, or every list at destroy) are checked the same way: the walk
+// stops at the overwritten one and reports it.
+TEST_F(ThreadCacheTest, AnOverwrittenHeaderIsCaughtWhenItsListGoesBack) {
+    Strategy s = Create(1);
+    std::vector<unsigned char*> blocks;
+    for (size_t i = 0; i < 8; i++) blocks.push_back(static_cast<unsigned char*>(Allocate(s.get(), 40)));
+    // Lists of one: the second free makes the first block's list the spare
+    // one, the third hands it to the depot, ... until the depot (4 lists)
+    // is full; the 7th free gives the spare list (the 5th block) back.
+    for (size_t i = 0; i < 6; i++) Free(s.get(), blocks[i]);
+    blocks[4][-8] ^= 1;  // the spare list's block: its check word
+    Free(s.get(), blocks[6]);
+    EXPECT_EQ(backend_.free_calls(), 0u);
+    ASSERT_EQ(errors_.size(), 1u);
+    EXPECT_EQ(errors_.entries()[0].info.error, STRATEGY_ERROR_CORRUPTED_BLOCK);
+    EXPECT_EQ(errors_.entries()[0].info.pointer, blocks[4]);
+    blocks[5][-16] ^= 2;  // now the spare list's block: its size word (the link)
+    Free(s.get(), blocks[7]);  // the depot is full: blocks[5]'s list goes back
+    EXPECT_EQ(backend_.free_calls(), 0u);
+    ASSERT_EQ(errors_.size(), 2u);
+    EXPECT_EQ(errors_.entries()[1].info.pointer, blocks[5]);
+    blocks[0][-1] ^= 4;  // in the depot
+    EXPECT_EQ(get_current_usage(s.get()), 0u);
+    EXPECT_EQ(get_deallocation_count(s.get()), 8u);
+    s.reset();  // destroy walks every list
+    ASSERT_EQ(errors_.size(), 3u);
+    EXPECT_EQ(errors_.entries()[2].info.error, STRATEGY_ERROR_CORRUPTED_BLOCK);
+    EXPECT_EQ(errors_.entries()[2].info.pointer, blocks[0]);
+    EXPECT_EQ(backend_.live_count(), 3u);  // blocks 4, 5 and 0 are never given back
+    EXPECT_EQ(backend_.bad_frees(), 0u);
+}
+
+// The error handler may use the strategy: the cache is consistent when it
+// runs, and the allocation that found the block starts again afterwards.
+TEST_F(ThreadCacheTest, TheErrorHandlerMayAllocateWhenACachedBlockIsCaught) {
+    struct Context {
+        DefaultStrategy* s = nullptr;
+        void* inner = nullptr;
+        int calls = 0;
+    } context;
+    DefaultStrategyConfig config = backend_.Config(
+        [](const StrategyErrorInfo* info, void* data) {
+            auto* ctx = static_cast<Context*>(data);
+            ctx->calls++;
+            EXPECT_EQ(info->error, STRATEGY_ERROR_CORRUPTED_BLOCK);
+            ctx->inner = Allocate(ctx->s, 72);  // the same class
+        },
+        &context);
+    config.thread_cache_blocks = 4;
+    Strategy s(create_default_strategy_with(&config));
+    ASSERT_NE(s, nullptr);
+    context.s = s.get();
+    auto* a = static_cast<unsigned char*>(Allocate(s.get(), 72));
+    Free(s.get(), a);
+    a[-4] ^= 0x80;
+    void* outer = Allocate(s.get(), 72);
+    EXPECT_EQ(context.calls, 1);
+    ASSERT_NE(context.inner, nullptr);
+    ASSERT_NE(outer, nullptr);
+    EXPECT_NE(outer, context.inner);
+    EXPECT_NE(outer, static_cast<void*>(a));
+    EXPECT_EQ(get_current_usage(s.get()), 144u);
+    EXPECT_EQ(get_allocation_count(s.get()), 3u);
+    Free(s.get(), outer);
+    Free(s.get(), context.inner);
+    EXPECT_EQ(get_current_usage(s.get()), 0u);
+}
+
 TEST_F(ThreadCacheTest, ABlockOfAnotherStrategyIsRefused) {
     Strategy a = Create(4);
     Strategy b = Create(4);
@@ -411,6 +552,7 @@ TEST(ThreadCacheDeathTest, CachedMemoryIsPoisonedUnderAsan) {
     ASSERT_NE(p, nullptr);
     p[71] = 1;
     Free(s.get(), const_cast<unsigned char*>(p));
+    EXPECT_DEATH(p[0] = 2, "AddressSanitizer: use-after-poison");  // the first word too: no link there
     EXPECT_DEATH(p[40] = 2, "AddressSanitizer: use-after-poison");
     auto* q = static_cast<volatile unsigned char*>(Allocate(s.get(), 65));
     ASSERT_EQ(q, p);
