@@ -344,7 +344,7 @@ def threads_seeds():
 
 # ---- ops: the thread cache --------------------------------------------------
 
-DEALLOC_DIRECT = 20
+DEALLOC_DIRECT, SMASH_CACHED = 20, 21
 EXTENSION = 6 << 1          # flags limit kind 6: an extension byte follows
 
 
@@ -464,6 +464,20 @@ def ops_cache_seeds():
         free_op(0) + small(20) + direct(0) + small(3) + printer(PRINT_PROMETHEUS) + reads(),
         "cache_ignored_track": bytes([EXTENSION | track]) + ext(0, 3) + alloc_at(1, 2, sz(20)) +
         small(20) + free_op(0) + small(20) + direct(1) + printer(PRINT_LEAK),
+        # A write into a cached block's header (op_smash_cached): the pop that
+        # reaches it reports CORRUPTED_BLOCK and drops the head list; the
+        # request is served from the spare list (N = 2: three frees leave
+        # one block in the head list, two in the spare), then from the
+        # depot, then from the backend; dropped blocks stay with the
+        # backend to the end; the size word (the link) and the check word.
+        "cache_smashed": bytes([EXTENSION]) + ext(0, 2) + small(18) + small(20) + small(24) +
+        free_op(0) + free_op(0) + free_op(0) + bytes([SMASH_CACHED, 0, 0, 0x40]) +
+        small(100) + small(100) + small(100) + small(100) + small(100) + small(100) + small(100) +
+        b"".join(free_op(0) for _ in range(8)) + bytes([SMASH_CACHED, 1, 9, 0xff]) + reads() +
+        small(20) + free_op(0) + bytes([SMASH_CACHED, 5, 15, 0x80, DOUBLE_FREE, 0]) + reads(),
+        "cache_smashed_limit": bytes([EXTENSION]) + ext(1, 1) + u16(40) + small(24) + free_op(0) +
+        bytes([SMASH_CACHED, 0, 3, 1]) + small(8) + free_op(0) + bytes([FAIL_NEXT, SMASH_CACHED, 0, 3, 1]) +
+        small(8) + reads(),
         # No cache, but the extension: direct frees over a backend.
         "cache_none_direct": bytes([EXTENSION]) + ext(5, 0) + u64(5000) + small(20) + small(30) +
         aligned(64, sz(5)) + direct(0) + direct(1) + free_op(0) + bytes([DOUBLE_FREE, 0, DOUBLE_FREE, 2]) + reads(),

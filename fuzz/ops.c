@@ -61,7 +61,10 @@
  * handed out again is live again (no longer a double free to try); a
  * cached one freed again is a DOUBLE_FREE; destroy gives every cached
  * block back (none is a leak).  A popped block's old contents are not
- * looked at: it is filled as any new block.
+ * looked at: it is filled as any new block.  A write into the header of a
+ * cached block (op_smash_cached) makes the pop that reaches it report
+ * CORRUPTED_BLOCK and drop its head list, whose blocks the backend keeps to
+ * the end; the request is served as with an empty head list.
  *
  * The backend refuses requests above BACKEND_CAP, so valid sizes up to
  * STRATEGY_MAX_ALLOCATION fail with OUT_OF_MEMORY without allocating, and it
@@ -268,6 +271,11 @@ typedef struct Run {
     CacheClass spare[CACHE_CLASSES];              /* the spare lists (empty or N blocks) */
     CacheClass depot[CACHE_CLASSES][DEPOT_LISTS]; /* the depot's lists (empty or N blocks) */
     size_t cached_total; /* blocks in all of them */
+    /* Blocks of head lists the strategy dropped (op_smash_cached): never
+     * used again nor given back, so the backend keeps them to the end. */
+    unsigned char** lost;
+    size_t lost_count;
+    size_t lost_capacity;
     bool extended;       /* the input has the extension byte: opcodes mod OP_COUNT */
     /* A validate that failed on a recognisable strategy closed the hot
      * paths' gates (ms_close_gates), for good: allocations then take the
@@ -367,7 +375,7 @@ static void check_all(Run* r) {
     for (size_t i = 0; i < r->live_count; i++) check_block_edges(&r->live[i]);
     for (size_t i = 0; i < r->other_live_count; i++) check_block_edges(&r->other_live[i]);
     FUZZ_CHECK(r->backend.outstanding ==
-               r->live_count + r->other_live_count + quarantined_count(r) + r->cached_total);
+               r->live_count + r->other_live_count + quarantined_count(r) + r->cached_total + r->lost_count);
     FUZZ_CHECK(get_current_usage(r->other) == r->other_current);
     FUZZ_CHECK(get_error_count(r->other, STRATEGY_ERROR_WRONG_STRATEGY) == r->other_invalid_pointer);
     FUZZ_CHECK(r->other_log.calls == r->other_invalid_pointer);
@@ -431,6 +439,7 @@ typedef enum Op {
      * extension byte (their opcodes are taken mod OP_COUNT, the others'
      * mod OP_DEALLOCATE_DIRECT), so older inputs keep their meaning. */
     OP_DEALLOCATE_DIRECT, /* index byte: default_deallocate called directly, not through the vtable */
+    OP_SMASH_CACHED,      /* class selector byte, header byte index, xor byte (op_smash_cached) */
     OP_COUNT
 } Op;
 
@@ -977,6 +986,56 @@ static void op_smash_header(Run* r, size_t index, size_t byte, uint8_t mask) {
     expect_refused_free(r, b->ptr,
                         byte % HEADER_BYTES < 12 ? STRATEGY_ERROR_CORRUPTED_BLOCK : STRATEGY_ERROR_INVALID_POINTER);
     *at ^= mask; /* repaired: the block is live again and frees normally later */
+}
+
+/* A write into the header of the first block of a class's head list in the
+ * thread cache, then a request of that class through the vtable, which pops
+ * that block first: documented as STRATEGY_ERROR_CORRUPTED_BLOCK (the
+ * block, size 0), the head list dropped (its blocks never used again nor
+ * given back), and the request served as if the head list had been empty
+ * (the spare list, the depot, else the backend).  Only where that request
+ * can succeed (ACTIVE with open gates, no pending backend failure, under
+ * the limit), so that the report is the call's only one. */
+static void op_smash_cached(Run* r, uint8_t selector, size_t byte, uint8_t mask) {
+    if (r->cache_blocks == 0 || r->shadow.status != STRATEGY_ACTIVE || r->gates_closed || r->backend.fail_next) {
+        return;
+    }
+    size_t classes = 0;
+    for (size_t c = 1; c < CACHE_CLASSES; c++) classes += r->cache[c].count != 0;
+    if (classes == 0) return;
+    size_t c = 1;
+    for (size_t skip = selector % classes;; c++) {
+        if (r->cache[c].count != 0 && skip-- == 0) break;
+    }
+    size_t size = 8u * c;
+    if (r->limit != 0 && size > r->limit - r->shadow.current) return;
+    if (mask == 0) mask = 1;
+    CacheClass* head = &r->cache[c];
+    unsigned char* top = head->raw[head->count - 1];
+    /* The header is inside the backend's block, and not poisoned while the
+     * block is cached: writing it is defined. */
+    top[byte % HEADER_BYTES] ^= mask;
+    forget_freed(r, top + HEADER_BYTES); /* its header no longer says "freed" */
+    Before before = before_call(r);
+    unsigned char* p = r->s->base.allocate(&r->s->base, size);
+    expect_error(r, before.calls, STRATEGY_ERROR_CORRUPTED_BLOCK, top + HEADER_BYTES, 0);
+    before.calls++;
+    for (size_t i = 0; i < head->count; i++) {
+        if (r->lost_count == r->lost_capacity) {
+            size_t capacity = r->lost_capacity == 0 ? 16 : 2 * r->lost_capacity;
+            unsigned char** grown = realloc(r->lost, capacity * sizeof *grown);
+            FUZZ_CHECK(grown != NULL);
+            r->lost = grown;
+            r->lost_capacity = capacity;
+        }
+        r->lost[r->lost_count++] = head->raw[i];
+    }
+    r->cached_total -= head->count;
+    head->count = 0;
+    Request q = plain_request(r, size);
+    q.cache = c;
+    r->slot_made = true;
+    FUZZ_CHECK(settle_allocation(r, p, &q, &before));
 }
 
 static void op_other_strategy(Run* r, uint8_t selector, size_t index) {
@@ -2173,6 +2232,12 @@ static void run_op(Run* r, FuzzInput* in) {
         break;
     }
     case OP_DEALLOCATE_DIRECT: free_live(r, fuzz_u8(in), true); break;
+    case OP_SMASH_CACHED: {
+        uint8_t selector = fuzz_u8(in);
+        uint8_t byte = fuzz_u8(in);
+        op_smash_cached(r, selector, byte, fuzz_u8(in));
+        break;
+    }
     case OP_COUNT: break;
     }
 }
@@ -2264,7 +2329,7 @@ static void finish(Run* r, bool leak_at_destroy) {
         /* Leaked blocks stay with their owner: the backend still has them
          * (and only them: the quarantine and the thread cache were
          * emptied). */
-        FUZZ_CHECK(r->backend.outstanding == r->live_count);
+        FUZZ_CHECK(r->backend.outstanding == r->live_count + r->lost_count);
         FUZZ_CHECK(r->backend.free_calls == free_calls + quarantined_count(r) + r->cached_total);
         for (size_t i = 0; i < r->live_count; i++) FUZZ_CHECK(!backend_got_back(&r->backend, r->live[i].raw));
     } else {
@@ -2274,9 +2339,13 @@ static void finish(Run* r, bool leak_at_destroy) {
         free_calls = r->backend.free_calls;
         destroy_default_strategy(r->s);
         FUZZ_CHECK(r->log.calls == calls);
-        FUZZ_CHECK(r->backend.outstanding == 0); /* the quarantine and the thread cache were emptied */
+        /* The quarantine and the thread cache were emptied; dropped blocks
+         * stay with the backend. */
+        FUZZ_CHECK(r->backend.outstanding == r->lost_count);
         FUZZ_CHECK(r->backend.free_calls == free_calls + quarantined_count(r) + r->cached_total);
     }
+    for (size_t i = 0; i < r->lost_count; i++) FUZZ_CHECK(!backend_got_back(&r->backend, r->lost[i]));
+    free(r->lost);
     /* Cached blocks are not leaks: every one went back. */
     for (size_t c = 1; c < CACHE_CLASSES; c++) {
         check_list_back(r, &r->cache[c]);

@@ -167,7 +167,18 @@ typedef struct DefaultStrategyConfig {
      * consumers).  Statistics count a cached block as freed, and its
      * header stays marked freed, so a second free of it is
      * STRATEGY_ERROR_DOUBLE_FREE; under AddressSanitizer its memory is
-     * poisoned.  A thread's cache stays with its thread index when the
+     * poisoned.  The lists are linked through the blocks' headers, sealed
+     * with the strategy's secret, never through the memory the caller
+     * had: a write after free into a cached block changes nothing the
+     * strategy reads (the block is handed out again as it is), and a
+     * write into a cached block's header (before its start) is caught
+     * when the strategy next reaches the block (an allocation that would
+     * take it, a list given back, destroy): reported as
+     * STRATEGY_ERROR_CORRUPTED_BLOCK (the block, size 0; with
+     * abort_on_misuse the process aborts), and the block and those after
+     * it in its list are never used again nor given back to the backend
+     * (at most N); an allocation that found it is then served as if that
+     * list had been empty.  A thread's cache stays with its thread index when the
      * thread exits (the next thread to take the index uses it); destroy
      * gives every cached block back.  So each thread that used the
      * strategy holds back up to about thread_cache_blocks * 518 KiB from

@@ -19,7 +19,8 @@
  *                            depot_drain (every depot list)
  *
  * Each thread has two owner-only singly linked lists of cached blocks (the
- * link word in each block): the current list (head, count 0..NCACHE) and
+ * link word in each block's header, its size word, sealed by its check
+ * word; the seal is owner-side and not modelled): the current list (head, count 0..NCACHE) and
  * the spare list (spare: NULL, or a full list of exactly NCACHE blocks),
  * the classic "magazine" pair: a thread whose frees and allocations
  * oscillate by fewer than NCACHE blocks never reaches the depot.  The depot
@@ -71,7 +72,7 @@
 #define NULL 0
 
 /* Block b (1..NBLOCKS) stands for its header address; 0 is NULL. */
-byte next[NBLOCKS + 1];     /* the block's first word: the list's link */
+byte next[NBLOCKS + 1];     /* the block's header's size word: the list's link */
 byte head[NTHREADS + 1];    /* per thread: the current list's head
                              * (owner-only) */
 byte count[NTHREADS + 1];   /* per thread: the current list's count
@@ -109,7 +110,7 @@ inline cache_push(t, b) {
 }
 
 /* cache_pop: head := the first block's link word.  The link word of a block
- * in no list is meaningless (user data, or the backend's): zeroed here so
+ * in no list is meaningless (its size again, or the backend's): zeroed here so
  * that states differing only in it are one state. */
 inline cache_pop(t, b) {
     b = head[t];
