@@ -236,8 +236,8 @@ typedef struct Shadow {
     uint64_t size_classes[STRATEGY_SIZE_CLASSES]; /* successful allocations by size class */
 } Shadow;
 
-/* One list of the thread cache's model (a head, spare or depot list): a
- * stack of backend blocks, the last kept last. */
+/* One list of the thread cache's model (a head, spare or depot list, or
+ * the dropped blocks): a stack of backend blocks, the last kept last. */
 typedef struct CacheClass {
     unsigned char** raw;
     size_t count;
@@ -273,9 +273,7 @@ typedef struct Run {
     size_t cached_total; /* blocks in all of them */
     /* Blocks of head lists the strategy dropped (op_smash_cached): never
      * used again nor given back, so the backend keeps them to the end. */
-    unsigned char** lost;
-    size_t lost_count;
-    size_t lost_capacity;
+    CacheClass lost;
     bool extended;       /* the input has the extension byte: opcodes mod OP_COUNT */
     /* A validate that failed on a recognisable strategy closed the hot
      * paths' gates (ms_close_gates), for good: allocations then take the
@@ -375,7 +373,7 @@ static void check_all(Run* r) {
     for (size_t i = 0; i < r->live_count; i++) check_block_edges(&r->live[i]);
     for (size_t i = 0; i < r->other_live_count; i++) check_block_edges(&r->other_live[i]);
     FUZZ_CHECK(r->backend.outstanding ==
-               r->live_count + r->other_live_count + quarantined_count(r) + r->cached_total + r->lost_count);
+               r->live_count + r->other_live_count + quarantined_count(r) + r->cached_total + r->lost.count);
     FUZZ_CHECK(get_current_usage(r->other) == r->other_current);
     FUZZ_CHECK(get_error_count(r->other, STRATEGY_ERROR_WRONG_STRATEGY) == r->other_invalid_pointer);
     FUZZ_CHECK(r->other_log.calls == r->other_invalid_pointer);
@@ -490,9 +488,8 @@ static unsigned char* cache_top(Run* r, size_t c) {
     return k == NULL ? NULL : k->raw[k->count - 1];
 }
 
-static void cache_keep(Run* r, size_t c, unsigned char* raw) {
-    CacheClass* k = &r->cache[c];
-    FUZZ_CHECK(k->count < r->cache_blocks);
+/* Puts `raw` last in list `k`, growing it as needed. */
+static void list_append(CacheClass* k, unsigned char* raw) {
     if (k->count == k->capacity) {
         size_t capacity = k->capacity == 0 ? 8 : 2 * k->capacity;
         unsigned char** grown = realloc(k->raw, capacity * sizeof *grown);
@@ -501,6 +498,11 @@ static void cache_keep(Run* r, size_t c, unsigned char* raw) {
         k->capacity = capacity;
     }
     k->raw[k->count++] = raw;
+}
+
+static void cache_keep(Run* r, size_t c, unsigned char* raw) {
+    FUZZ_CHECK(r->cache[c].count < r->cache_blocks);
+    list_append(&r->cache[c], raw);
     r->cached_total++;
 }
 
@@ -1020,16 +1022,7 @@ static void op_smash_cached(Run* r, uint8_t selector, size_t byte, uint8_t mask)
     unsigned char* p = r->s->base.allocate(&r->s->base, size);
     expect_error(r, before.calls, STRATEGY_ERROR_CORRUPTED_BLOCK, top + HEADER_BYTES, 0);
     before.calls++;
-    for (size_t i = 0; i < head->count; i++) {
-        if (r->lost_count == r->lost_capacity) {
-            size_t capacity = r->lost_capacity == 0 ? 16 : 2 * r->lost_capacity;
-            unsigned char** grown = realloc(r->lost, capacity * sizeof *grown);
-            FUZZ_CHECK(grown != NULL);
-            r->lost = grown;
-            r->lost_capacity = capacity;
-        }
-        r->lost[r->lost_count++] = head->raw[i];
-    }
+    for (size_t i = 0; i < head->count; i++) list_append(&r->lost, head->raw[i]);
     r->cached_total -= head->count;
     head->count = 0;
     Request q = plain_request(r, size);
@@ -2329,7 +2322,7 @@ static void finish(Run* r, bool leak_at_destroy) {
         /* Leaked blocks stay with their owner: the backend still has them
          * (and only them: the quarantine and the thread cache were
          * emptied). */
-        FUZZ_CHECK(r->backend.outstanding == r->live_count + r->lost_count);
+        FUZZ_CHECK(r->backend.outstanding == r->live_count + r->lost.count);
         FUZZ_CHECK(r->backend.free_calls == free_calls + quarantined_count(r) + r->cached_total);
         for (size_t i = 0; i < r->live_count; i++) FUZZ_CHECK(!backend_got_back(&r->backend, r->live[i].raw));
     } else {
@@ -2341,11 +2334,11 @@ static void finish(Run* r, bool leak_at_destroy) {
         FUZZ_CHECK(r->log.calls == calls);
         /* The quarantine and the thread cache were emptied; dropped blocks
          * stay with the backend. */
-        FUZZ_CHECK(r->backend.outstanding == r->lost_count);
+        FUZZ_CHECK(r->backend.outstanding == r->lost.count);
         FUZZ_CHECK(r->backend.free_calls == free_calls + quarantined_count(r) + r->cached_total);
     }
-    for (size_t i = 0; i < r->lost_count; i++) FUZZ_CHECK(!backend_got_back(&r->backend, r->lost[i]));
-    free(r->lost);
+    for (size_t i = 0; i < r->lost.count; i++) FUZZ_CHECK(!backend_got_back(&r->backend, r->lost.raw[i]));
+    free(r->lost.raw);
     /* Cached blocks are not leaks: every one went back. */
     for (size_t c = 1; c < CACHE_CLASSES; c++) {
         check_list_back(r, &r->cache[c]);

@@ -226,7 +226,10 @@ void destroy_default_strategy(DefaultStrategy* strategy);
  * (STRATEGY_ERROR_INVALID_SIZE), a status other than ACTIVE
  * (STRATEGY_ERROR_ILLEGAL_STATE), a backend failure
  * (STRATEGY_ERROR_OUT_OF_MEMORY), or the memory limit
- * (STRATEGY_ERROR_LIMIT_EXCEEDED).  NULL base: returns NULL. */
+ * (STRATEGY_ERROR_LIMIT_EXCEEDED).  NULL base: returns NULL.  With a
+ * thread cache, the vtable's allocate may also report
+ * STRATEGY_ERROR_CORRUPTED_BLOCK for a cached block whose header was
+ * overwritten (see thread_cache_blocks) and still succeed. */
 void* default_allocate(MemoryStrategy* base, size_t size);
 
 /* Frees a block allocated by this strategy (through any of its allocating
@@ -249,7 +252,10 @@ void* default_allocate(MemoryStrategy* base, size_t size);
  * the header of a foreign pointer reads the 16 bytes before it (24 when those
  * look like an aligned block's; ASan builds check the bytes are addressable
  * first); a double free after the memory was handed out again as a new block
- * of this strategy frees that block. */
+ * of this strategy frees that block.  With a thread cache, the vtable's
+ * deallocate may also report STRATEGY_ERROR_CORRUPTED_BLOCK for another,
+ * cached block whose header was overwritten, found in a list it gives back
+ * (see thread_cache_blocks); the free itself is done. */
 void default_deallocate(MemoryStrategy* base, void* ptr);
 
 /* Allocates count * size bytes, all zero, aligned to 16.  Fails as
