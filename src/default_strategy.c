@@ -423,18 +423,24 @@ static MS_NOINLINE void* cache_corrupted(ms_default* s, size_t size, const ms_bl
     return allocate_with_cache(&s->pub.base, size);
 }
 
+/* Hands out the first block of class c's head list (not empty) for a
+ * request of `size` bytes, or, if its header was overwritten while it was
+ * cached, drops the list and starts again (cache_corrupted).  The caller
+ * has seen the thread's slot cached. */
+static MS_ALWAYS_INLINE void* allocate_popped(ms_default* s, size_t size, ms_thread_cache* cache, size_t c) {
+    bool intact;
+    ms_block_header* header = cache_pop(s, cache, c, size, &intact);
+    if (MS_UNLIKELY(!intact)) return cache_corrupted(s, size, header);
+    return ms_commit_plain(s, header, size, MS_CACHE_TWEAK, true);
+}
+
 /* The cache kind's allocation when the thread's cache has no block at the
  * head of class c (a size it caches): the spare list or a list from the
  * depot refills the head list, else the backend serves the request.  The
  * hot path has seen the thread's slot cached, and refilling calls nothing
  * that could change that. */
 static MS_NOINLINE void* allocate_cache_miss(ms_default* s, size_t size, ms_thread_cache* cache, size_t c) {
-    if (cache_refill(s, cache, c)) {
-        bool intact;
-        ms_block_header* header = cache_pop(s, cache, c, size, &intact);
-        if (MS_UNLIKELY(!intact)) return cache_corrupted(s, size, header);
-        return ms_commit_plain(s, header, size, MS_CACHE_TWEAK, true);
-    }
+    if (cache_refill(s, cache, c)) return allocate_popped(s, size, cache, c);
     return allocate_cache_backend(s, size, sizeof(ms_block_header) + MS_CACHE_ROOM(c));
 }
 
@@ -442,12 +448,7 @@ static MS_NOINLINE void* allocate_cache_miss(ms_default* s, size_t size, ms_thre
  * list's first block, or the miss path.  The caller has seen the thread's
  * slot cached. */
 static MS_ALWAYS_INLINE void* allocate_from_cache(ms_default* s, size_t size, ms_thread_cache* cache, size_t c) {
-    if (MS_LIKELY(cache->head[c] != NULL)) {
-        bool intact;
-        ms_block_header* header = cache_pop(s, cache, c, size, &intact);
-        if (MS_UNLIKELY(!intact)) return cache_corrupted(s, size, header);
-        return ms_commit_plain(s, header, size, MS_CACHE_TWEAK, true);
-    }
+    if (MS_LIKELY(cache->head[c] != NULL)) return allocate_popped(s, size, cache, c);
     return allocate_cache_miss(s, size, cache, c); /* a tail call: no frame on the way here */
 }
 
