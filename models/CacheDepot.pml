@@ -20,10 +20,11 @@
  *
  * Each thread has two owner-only singly linked lists of cached blocks (the
  * link word in each block's header, its size word, sealed by its check
- * word; the seal is owner-side and not modelled): the current list (head, count 0..NCACHE) and
- * the spare list (spare: NULL, or a full list of exactly NCACHE blocks),
- * the classic "magazine" pair: a thread whose frees and allocations
- * oscillate by fewer than NCACHE blocks never reaches the depot.  The depot
+ * word; the seal is owner-side and not modelled): the current list (head,
+ * count 0..NCACHE) and the spare list (spare: NULL, or a full list of
+ * exactly NCACHE blocks), the classic "magazine" pair: a thread whose frees
+ * and allocations oscillate by fewer than NCACHE blocks never reaches the
+ * depot.  The depot
  * has NLISTS atomic slots (depot->list[c][k], NULL = empty); a non-NULL
  * slot holds a whole NULL-terminated list of exactly NCACHE blocks, always
  * a thread's former spare.  NTHREADS threads each make NOPS calls (thread 1
