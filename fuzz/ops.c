@@ -457,6 +457,10 @@ static size_t cache_class(const Run* r, size_t size) {
     return (size + 7u) / 8u;
 }
 
+/* The room of a block of class c (what the backend is asked for beyond the
+ * header): the largest size of the class. */
+static size_t cache_room(size_t c) { return 8u * c; }
+
 /* The first non-empty list of class c in the depot, NULL if none. */
 static CacheClass* depot_first(Run* r, size_t c) {
     for (size_t k = 0; k < DEPOT_LISTS; k++) {
@@ -595,7 +599,7 @@ static Before before_call(Run* r) {
  * class's room) and, with check_overflow, the canary. */
 static size_t plain_backend_bytes(const Run* r, size_t size) {
     size_t c = cache_class(r, size);
-    return (c != 0 ? 8u * c : size) + HEADER_BYTES + r->canary;
+    return (c != 0 ? cache_room(c) : size) + HEADER_BYTES + r->canary;
 }
 
 /* A plain block. */
@@ -1009,7 +1013,7 @@ static void op_smash_cached(Run* r, uint8_t selector, size_t byte, uint8_t mask)
     for (size_t skip = selector % classes;; c++) {
         if (r->cache[c].count != 0 && skip-- == 0) break;
     }
-    size_t size = 8u * c;
+    size_t size = cache_room(c); /* the largest size of the class */
     if (r->limit != 0 && size > r->limit - r->shadow.current) return;
     if (mask == 0) mask = 1;
     CacheClass* head = &r->cache[c];

@@ -178,9 +178,9 @@ typedef struct DefaultStrategyConfig {
      * abort_on_misuse the process aborts), and the block and those after
      * it in its list are never used again nor given back to the backend
      * (at most N); an allocation that found it is then served as if that
-     * list had been empty.  A thread's cache stays with its thread index when the
-     * thread exits (the next thread to take the index uses it); destroy
-     * gives every cached block back.  So each thread that used the
+     * list had been empty.  A thread's cache stays with its thread index
+     * when the thread exits (the next thread to take the index uses it);
+     * destroy gives every cached block back.  So each thread that used the
      * strategy holds back up to about thread_cache_blocks * 518 KiB from
      * the backend (both lists of all 255 classes full), and the depot up
      * to thread_cache_blocks * 1036 KiB.  Not used with a debug option

@@ -129,15 +129,16 @@ typedef struct ms_tracking ms_tracking;
  * statistics slot: only the thread holding that index touches it (the next
  * holder inherits it through the registry's release/acquire), and destroy,
  * which runs alone, gives its blocks back to the backend.  Per class two
- * lists of backend blocks (their header first) linked through the first
- * word after the header (every class has room for it): head[c], which
+ * lists of backend blocks (their header first) linked through their
+ * headers (the size word holds the next block's header, the check word
+ * seals it: cache_key in default_strategy.c): head[c], which
  * allocations pop and frees push (up to N blocks), and spare[c], NULL or a
  * full list of N blocks (a full head[c] moves there, and it moves back when
  * head[c] runs empty).  Only spare lists go to the depot, and a list taken
  * from the depot becomes head[c], so a thread whose use of a class swings
- * by fewer than N blocks never touches the depot.  Each block's header
- * keeps its freed check, so a second free of a cached block is
- * STRATEGY_ERROR_DOUBLE_FREE. */
+ * by fewer than N blocks never touches the depot.  Each block's check
+ * stays a freed one (computed with the link as its size), so a second free
+ * of a cached block is STRATEGY_ERROR_DOUBLE_FREE. */
 typedef struct ms_thread_cache {
     void* head[MS_CACHE_CLASSES]; /* first: the hot paths index it (and count) with no added offset */
     uint16_t count[MS_CACHE_CLASSES]; /* blocks in head[c], at most cache_blocks */
