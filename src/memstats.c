@@ -168,12 +168,12 @@ static void ms_stats_check_epoch(const MemStats* stats, ms_slot* slot, uint64_t 
 }
 
 /* The end of every full-path allocation on a slot, once its reservation
- * `reserved` covers it: the slot's floor, then what the fast path does
+ * `reserved` covers it: the slot's bounds, then what the fast path does
  * within a reservation (the local peak before the release of the bytes,
  * the ceiling, the counters). */
 static void slot_commit_alloc(const MemStats* stats, ms_slot* slot, uint64_t alloc, uint64_t net,
                               uint64_t reserved) {
-    slot->floor = (int64_t)(reserved - stats->slack_max);
+    slot_set_bounds(stats, slot, reserved);
     (void)ms_slot_alloc_within(stats, slot, alloc, net); /* true: `reserved` covers net */
 }
 

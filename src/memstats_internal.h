@@ -228,22 +228,23 @@ static inline int64_t ms_slot_ceiling(uint64_t local_peak, uint64_t reserved) {
 }
 
 /* Records an allocation on the calling thread's own slot `slot` (whose
- * peak epoch is current), `alloc` its cumulative bytes and `net` its net
- * usage after it, if the slot's reservation covers it, raising the local
- * peak if it is a new one; returns false, recording nothing, if it is
- * beyond the reservation (the full path's case).  Exact over the whole
- * domain (see ms_slot_reserved).  The local peak's store is relaxed,
- * ordered before the release of the bytes (ms_slot_store_alloc); the
- * ceiling is min(local peak, reserved) again. */
+ * peak epoch is current and whose ceiling is min(local peak, reserved)),
+ * `alloc` its cumulative bytes and `net` its net usage after it, if the
+ * slot's reservation covers it, raising the local peak if it is a new one;
+ * returns false, recording nothing, if it is beyond the reservation (the
+ * full path's case).  Exact over the whole domain (see ms_slot_reserved).
+ * The local peak's store is relaxed, ordered before the release of the
+ * bytes (ms_slot_store_alloc).  A new local peak within the reservation
+ * is the new ceiling (min(net, reserved) is net); otherwise neither
+ * bound moved and the ceiling stands, so a thread whose every allocation
+ * is a new local peak (one whose blocks another thread frees) pays two
+ * comparisons and two stores here, not a recomputed minimum. */
 static inline bool ms_slot_alloc_within(const MemStats* stats, ms_slot* slot, uint64_t alloc, uint64_t net) {
-    uint64_t reserved = ms_slot_reserved(stats, slot);
-    if (ms_diff(net, reserved) > 0) return false;
-    uint64_t peak = ms_load_relaxed(&slot->local_peak);
-    if (ms_diff(net, peak) > 0) {
-        peak = net;
-        ms_store_relaxed(&slot->local_peak, peak);
+    if (ms_diff(net, ms_slot_reserved(stats, slot)) > 0) return false;
+    if (ms_diff(net, ms_load_relaxed(&slot->local_peak)) > 0) {
+        ms_store_relaxed(&slot->local_peak, net);
+        slot->ceiling = (int64_t)net;
     }
-    slot->ceiling = ms_slot_ceiling(peak, reserved);
     ms_slot_store_alloc(slot, alloc);
     return true;
 }
