@@ -46,14 +46,17 @@
  * 9 .. 16, ..., 2033 .. 2040) two LIFO lists of backend blocks, the head
  * list and the spare one, and the depot's 4 lists.  Every plain block of up
  * to 2040 bytes asks the backend for its class's room (class c: 8c bytes,
- * plus the header); a free through the vtable of such a live block
- * keeps it in the head list (the backend not called), a full head list
- * first becoming the spare list, and a spare list already there going to
- * the first empty one of the depot's lists of the class or, with those
- * full, back to the backend (most recent first); a direct
- * default_deallocate, the old block of a resize, larger and aligned blocks
- * always go back.  Only the vtable's allocate takes a block from the
- * cache: exactly the last one kept in the request's head list (an empty
+ * plus the header); a free of such a live block (through the vtable or a
+ * direct default_deallocate, which goes on as the vtable's entry) keeps it
+ * in the head list (the backend not called), a full head list first
+ * becoming the spare list, and a spare list already there going to the
+ * first empty one of the depot's lists of the class or, with those full,
+ * back to the backend (most recent first); the old block of a resize,
+ * larger and aligned blocks always go back.  Only the vtable's allocate
+ * and a direct default_allocate (or default_allocate_at without
+ * track_allocations, a reallocate of NULL, an allocate_aligned of 16 or
+ * less), which goes on as it, take a block from the cache:
+ * exactly the last one kept in the request's head list (an empty
  * head list first takes the spare list, else the depot's first non-empty
  * list of the class), without asking the backend (a pending backend
  * failure stays pending); a popped block the memory limit refuses goes
@@ -608,6 +611,19 @@ static Request plain_request(const Run* r, size_t size) {
                      16, HEADER_BYTES, false, 0, 0};
 }
 
+/* A plain block requested through the vtable's allocate, or through a
+ * direct default_allocate (default_allocate_at, a reallocate of NULL, an
+ * alignment of 16 or less), which goes on as the vtable's: a request of a cached size takes the
+ * last block kept in its class (settle_allocation).  On the hot path such
+ * a request looks the thread's cache up before the backend is asked,
+ * which gives the thread its slot. */
+static Request cached_request(Run* r, size_t size) {
+    Request q = plain_request(r, size);
+    q.cache = cache_class(r, size);
+    if (q.cache != 0 && r->shadow.status == STRATEGY_ACTIVE && !r->gates_closed) r->slot_made = true;
+    return q;
+}
+
 /* Checks the outcome `p` of an allocating call against `q`, the shadow and
  * the backend's state `before` it; on success records the block (filled
  * with the pattern) and returns true. */
@@ -686,15 +702,11 @@ static bool settle_allocation(Run* r, unsigned char* p, const Request* q, const 
     return false;
 }
 
-/* The vtable's allocate: the only entry that takes blocks from the cache. */
+/* The vtable's allocate, or a direct default_allocate. */
 static void op_allocate(Run* r, size_t size) {
     Before before = before_call(r);
     unsigned char* p = r->s->base.allocate(&r->s->base, size);
-    Request q = plain_request(r, size);
-    q.cache = cache_class(r, size);
-    /* On the hot path a request of a cached size looks the thread's cache
-     * up before the backend is asked, which gives the thread its slot. */
-    if (q.cache != 0 && r->shadow.status == STRATEGY_ACTIVE && !r->gates_closed) r->slot_made = true;
+    Request q = cached_request(r, size);
     settle_allocation(r, p, &q, &before);
 }
 
@@ -711,7 +723,8 @@ static const char kFileC[] = "fuzz/q\"uote\\d\t.c";
 static int site_id(const char* file, int line) { return (file == kFileC ? SITE_LINES : 0) + line; }
 
 /* default_allocate_at: with track_allocations the block's site is
- * file:line; otherwise exactly default_allocate. */
+ * file:line; otherwise exactly default_allocate, which goes on as the
+ * vtable's allocate (cached_request). */
 static void op_allocate_at(Run* r, uint8_t site_byte, size_t size) {
     static const char* const files[4] = {kFileA, kFileB, kFileC, kFileA};
     const char* file = files[site_byte % 4];
@@ -719,7 +732,7 @@ static void op_allocate_at(Run* r, uint8_t site_byte, size_t size) {
     FUZZ_CHECK(default_allocate_at(NULL, size, file, line) == NULL);
     Before before = before_call(r);
     unsigned char* p = default_allocate_at(&r->s->base, size, file, line);
-    Request q = plain_request(r, size);
+    Request q = cached_request(r, size);
     q.site = site_id(file, line);
     settle_allocation(r, p, &q, &before);
 }
@@ -753,7 +766,8 @@ static void op_allocate_aligned(Run* r, size_t alignment, size_t size) {
     Before before = before_call(r);
     unsigned char* p = r->s->base.allocate_aligned(&r->s->base, alignment, size);
     bool power_of_two = alignment != 0 && (alignment & (alignment - 1)) == 0;
-    Request q = plain_request(r, size);
+    /* An alignment of 16 or less is exactly default_allocate. */
+    Request q = power_of_two && alignment <= 16 ? cached_request(r, size) : plain_request(r, size);
     if (!power_of_two || alignment > STRATEGY_MAX_ALIGNMENT) {
         q.invalid = true;
     } else if (alignment > 16 && !q.invalid) {
@@ -768,8 +782,8 @@ static void op_allocate_aligned(Run* r, size_t alignment, size_t size) {
 
 /* The main strategy released block `b` (a free, or the old block of a
  * resize), the backend having had `free_calls` frees before the call;
- * `cacheable`: through the vtable's deallocate, the one way into the
- * thread cache.  A plain block of a cached size stays in its class; a
+ * `cacheable`: a free (through the vtable's deallocate or a direct
+ * default_deallocate), the way into the thread cache.  A plain block of a cached size stays in its class; a
  * full class's list becomes the spare one, whose list first goes to the
  * depot or, with the depot's lists of the class full, back to the
  * backend.  Otherwise, without a quarantine the block goes straight back
@@ -825,7 +839,7 @@ static StrategyError freed_error(const Run* r, size_t i) {
 }
 
 /* Frees a live block through the vtable or (`direct`) with a direct
- * default_deallocate call, which never keeps it in the thread cache. */
+ * default_deallocate call, which goes on as the vtable's entry. */
 static void free_live(Run* r, size_t index, bool direct) {
     if (r->live_count == 0) return;
     index %= r->live_count;
@@ -844,7 +858,7 @@ static void free_live(Run* r, size_t index, bool direct) {
     r->shadow.current -= b.size;
     r->shadow.total_freed += b.size;
     r->shadow.deallocations++;
-    settle_release(r, &b, free_calls, !direct);
+    settle_release(r, &b, free_calls, true);
 }
 
 static void op_deallocate(Run* r, size_t index) { free_live(r, index, false); }
@@ -859,7 +873,7 @@ static void op_reallocate(Run* r, uint8_t selector, size_t size) {
     if (r->live_count == 0 || selector % 8 == 0) {
         if (r->live_count == MAX_LIVE) return;
         unsigned char* p = r->s->base.reallocate(&r->s->base, NULL, size);
-        Request q = plain_request(r, size);
+        Request q = cached_request(r, size); /* exactly default_allocate */
         settle_allocation(r, p, &q, &before);
         return;
     }

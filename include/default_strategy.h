@@ -18,8 +18,9 @@
  * default_deallocate for a strategy over malloc; a strategy over a configured
  * backend or a parent has entries of its own, tuned for that kind.  The
  * default_ functions accept every strategy and any mix with the vtable's
- * entries; called directly on a strategy over a backend they take a slower,
- * general path.
+ * entries; called directly on a strategy of another kind, default_allocate
+ * and default_deallocate go on as that kind's entries (after a check that
+ * costs a call and a comparison), so they use its thread cache too.
  *
  * Thread safety (same strategy; different strategies are independent):
  *
@@ -150,11 +151,13 @@ typedef struct DefaultStrategyConfig {
      * glibc's malloc, jemalloc and mimalloc no memory (each hands out the
      * same block for a request rounded up to a multiple of 8); a backend
      * that hands out blocks to the byte gives up to 7 bytes more per
-     * block.  Only the vtable's allocate and deallocate use the cache (and
-     * their full path, taken after a peak reset, the same way); zeroed,
+     * block.  The vtable's allocate and deallocate use the cache (and
+     * their full path, taken after a peak reset, the same way), and so do
+     * default_allocate, default_allocate_at and default_deallocate called
+     * directly, which go on as them (and a reallocate of NULL or an
+     * alignment of 16 or less, which are default_allocate); zeroed,
      * resized and aligned blocks come from the backend, and a block freed
-     * by reallocate or by a direct default_deallocate call goes back to
-     * it.  An allocation served from the cache does not call the backend,
+     * by reallocate goes back to it.  An allocation served from the cache does not call the backend,
      * which makes the strategy cheaper than the backend alone where blocks
      * are reused (docs/PERFORMANCE.md).  Frees fill a class's head list;
      * a full head list becomes the spare list, and a spare list already
@@ -227,7 +230,7 @@ void destroy_default_strategy(DefaultStrategy* strategy);
  * (STRATEGY_ERROR_ILLEGAL_STATE), a backend failure
  * (STRATEGY_ERROR_OUT_OF_MEMORY), or the memory limit
  * (STRATEGY_ERROR_LIMIT_EXCEEDED).  NULL base: returns NULL.  With a
- * thread cache, the vtable's allocate may also report
+ * thread cache, allocate may also report
  * STRATEGY_ERROR_CORRUPTED_BLOCK for a cached block whose header was
  * overwritten (see thread_cache_blocks) and still succeed. */
 void* default_allocate(MemoryStrategy* base, size_t size);
@@ -252,10 +255,10 @@ void* default_allocate(MemoryStrategy* base, size_t size);
  * the header of a foreign pointer reads the 16 bytes before it (24 when those
  * look like an aligned block's; ASan builds check the bytes are addressable
  * first); a double free after the memory was handed out again as a new block
- * of this strategy frees that block.  With a thread cache, the vtable's
- * deallocate may also report STRATEGY_ERROR_CORRUPTED_BLOCK for another,
- * cached block whose header was overwritten, found in a list it gives back
- * (see thread_cache_blocks); the free itself is done. */
+ * of this strategy frees that block.  With a thread cache, deallocate may
+ * also report STRATEGY_ERROR_CORRUPTED_BLOCK for another, cached block
+ * whose header was overwritten, found in a list it gives back (see
+ * thread_cache_blocks); the free itself is done. */
 void default_deallocate(MemoryStrategy* base, void* ptr);
 
 /* Allocates count * size bytes, all zero, aligned to 16.  Fails as

@@ -306,6 +306,40 @@ static bool refuse_free_in_state(ms_default* s, const void* ptr) {
     return true;
 }
 
+/* The kinds of strategy without a debug option, each with a hot path of its
+ * own (ms_default_vtable): over malloc/free (default_allocate and
+ * default_deallocate, the seed's vtable), over a configured backend or a
+ * parent, and with a thread cache (over malloc or a backend). */
+typedef enum ms_kind { MS_KIND_MALLOC, MS_KIND_BACKEND, MS_KIND_CACHE } ms_kind;
+
+static MS_ALWAYS_INLINE uint64_t kind_tweak(ms_kind kind) {
+    return kind == MS_KIND_MALLOC ? 0 : kind == MS_KIND_BACKEND ? MS_BACKEND_TWEAK : MS_CACHE_TWEAK;
+}
+
+/* The allocation gate of a kind's hot path (see ms_default). */
+static MS_ALWAYS_INLINE _Atomic size_t* kind_gate(ms_default* s, ms_kind kind) {
+    return kind == MS_KIND_MALLOC    ? &s->malloc_gate
+           : kind == MS_KIND_BACKEND ? &s->backend_gate
+                                     : &s->cache_gate;
+}
+
+/* The kind of a strategy without a debug option, from its plain_tweak. */
+static ms_kind kind_of(const ms_default* s) {
+    return s->plain_tweak == MS_BACKEND_TWEAK ? MS_KIND_BACKEND
+           : s->plain_tweak == MS_CACHE_TWEAK ? MS_KIND_CACHE
+                                              : MS_KIND_MALLOC;
+}
+
+static void* allocate_over_backend(MemoryStrategy* base, size_t size);
+static void* allocate_with_cache(MemoryStrategy* base, size_t size);
+static void deallocate_over_backend(MemoryStrategy* base, void* ptr);
+static void deallocate_with_cache(MemoryStrategy* base, void* ptr);
+
+/* Each kind's entries, in its vtable (ms_default_vtable). */
+static const ms_allocate_fn kKindAllocate[] = {default_allocate, allocate_over_backend, allocate_with_cache};
+static const ms_deallocate_fn kKindDeallocate[] = {default_deallocate, deallocate_over_backend,
+                                                   deallocate_with_cache};
+
 /* deallocate when the accounting fast path declined. */
 static MS_NOINLINE void deallocate_slow(ms_default* s, ms_block_header* header, uint64_t size) {
     if (refuse_free_in_state(s, header + 1)) return;
@@ -332,8 +366,17 @@ MS_NOINLINE void* ms_allocate_slow(ms_default* s, size_t size, const ms_site* si
 }
 
 /* The hot path's way into ms_allocate_slow: only the return address of
- * default_allocate's caller is passed (no site object on the hot path). */
+ * default_allocate's caller is passed (no site object on the hot path).
+ * A direct default_allocate call on a strategy over a backend or with a
+ * thread cache (whose vtable has entries of their own) goes on as that
+ * entry: its gate is open whenever its hot path would take the request,
+ * and that hot path comes here only with its own gate closed, so this
+ * happens at most once per call. */
 static MS_NOINLINE void* allocate_slow(ms_default* s, size_t size, const void* pc) {
+    ms_kind kind = kind_of(s);
+    if (kind != MS_KIND_MALLOC && size - 1 < ms_load_relaxed(kind_gate(s, kind))) {
+        return kKindAllocate[kind](&s->pub.base, size);
+    }
     ms_site site = {pc, NULL, 0};
     return ms_allocate_slow(s, size, &site);
 }
@@ -356,8 +399,19 @@ MS_NOINLINE void* ms_commit_block(ms_default* s, void* raw, size_t size, const m
 }
 
 /* default_deallocate when the block is not a hot-path plain one: an aligned
- * block, a block of a strategy with a debug option, or misuse. */
+ * block, a block of a strategy with a debug option, or misuse.  A live
+ * plain block of a strategy over a backend or with a thread cache, freed
+ * by a direct default_deallocate call, goes to that kind's entry, whose
+ * hot path accepts the header just matched (the thread cache keeps the
+ * block), as if it had come through the vtable. */
 static MS_NOINLINE void deallocate_other(ms_default* s, void* ptr) {
+    ms_kind kind = kind_of(s);
+    const ms_block_header* header = (const ms_block_header*)ptr - 1;
+    if (kind != MS_KIND_MALLOC &&
+        header->check == (ms_block_check(ptr, header->size, s->check_base) ^ kind_tweak(kind))) {
+        kKindDeallocate[kind](&s->pub.base, ptr);
+        return;
+    }
     if (refuse_free_in_state(s, ptr)) return;
     ms_block block;
     StrategyError error = ms_find_other_block(s, ptr, (ms_block_header*)ptr - 1, &block);
@@ -374,30 +428,6 @@ static MS_NOINLINE void refuse_unreadable(ms_default* s, const void* ptr) {
     ms_refuse_misuse(s, STRATEGY_ERROR_INVALID_POINTER, ptr, 0);
 }
 
-/* The kinds of strategy without a debug option, each with a hot path of its
- * own (ms_default_vtable): over malloc/free (default_allocate and
- * default_deallocate, the seed's vtable), over a configured backend or a
- * parent, and with a thread cache (over malloc or a backend). */
-typedef enum ms_kind { MS_KIND_MALLOC, MS_KIND_BACKEND, MS_KIND_CACHE } ms_kind;
-
-static MS_ALWAYS_INLINE uint64_t kind_tweak(ms_kind kind) {
-    return kind == MS_KIND_MALLOC ? 0 : kind == MS_KIND_BACKEND ? MS_BACKEND_TWEAK : MS_CACHE_TWEAK;
-}
-
-/* The allocation gate of a kind's hot path (see ms_default). */
-static MS_ALWAYS_INLINE _Atomic size_t* kind_gate(ms_default* s, ms_kind kind) {
-    return kind == MS_KIND_MALLOC    ? &s->malloc_gate
-           : kind == MS_KIND_BACKEND ? &s->backend_gate
-                                     : &s->cache_gate;
-}
-
-/* The kind of a strategy without a debug option, from its plain_tweak. */
-static ms_kind kind_of(const ms_default* s) {
-    return s->plain_tweak == MS_BACKEND_TWEAK ? MS_KIND_BACKEND
-           : s->plain_tweak == MS_CACHE_TWEAK ? MS_KIND_CACHE
-                                              : MS_KIND_MALLOC;
-}
-
 /* The cache kind's request to the backend (no cached block): for a block
  * of `size` bytes, whose backend block is `request` bytes. */
 static MS_ALWAYS_INLINE void* allocate_cache_backend(ms_default* s, size_t size, size_t request) {
@@ -407,8 +437,6 @@ static MS_ALWAYS_INLINE void* allocate_cache_backend(ms_default* s, size_t size,
      * another strategy has cached that strategy's slot instead. */
     return ms_commit_plain(s, raw, size, MS_CACHE_TWEAK, false);
 }
-
-static void* allocate_with_cache(MemoryStrategy* base, size_t size);
 
 /* A pop found `header`, the first block of its class's head list in the
  * thread's cache, with its header overwritten while it was cached (a write
@@ -604,11 +632,8 @@ static void deallocate_with_cache(MemoryStrategy* base, void* ptr) {
 }
 
 void ms_default_vtable(const ms_default* s, ms_allocate_fn* allocate, ms_deallocate_fn* deallocate) {
-    static const ms_allocate_fn kAllocate[] = {default_allocate, allocate_over_backend, allocate_with_cache};
-    static const ms_deallocate_fn kDeallocate[] = {default_deallocate, deallocate_over_backend,
-                                                   deallocate_with_cache};
-    *allocate = kAllocate[kind_of(s)];
-    *deallocate = kDeallocate[kind_of(s)];
+    *allocate = kKindAllocate[kind_of(s)];
+    *deallocate = kKindDeallocate[kind_of(s)];
 }
 
 /* ---- status and validation --------------------------------------------- */

@@ -459,19 +459,45 @@ TEST_F(ThreadCacheTest, ZeroedAndResizedBlocksAreRoundedAndCached) {
     EXPECT_EQ(errors_.size(), 0u);
 }
 
-TEST_F(ThreadCacheTest, DirectCallsOfTheMallocPathWork) {
+// default_allocate and default_deallocate called directly (not through the
+// vtable, whose entries for a strategy with a thread cache are the cache
+// kind's) go on as the vtable's entries: they use the cache too.
+TEST_F(ThreadCacheTest, DirectCallsOfTheMallocPathUseTheCache) {
     Strategy s = Create(4);
-    void* p = default_allocate(&s->base, 40);  // the out-of-line path
+    void* p = default_allocate(&s->base, 40);  // an empty cache: from the backend
     ASSERT_NE(p, nullptr);
     EXPECT_TRUE(backend_.IsLive(Raw(p)));
-    Free(s.get(), p);  // the cache kind's hot path takes it
-    EXPECT_EQ(Allocate(s.get(), 40), p);
-    default_deallocate(&s->base, p);  // the out-of-line path: to the backend_
-    EXPECT_FALSE(backend_.IsLive(Raw(p)));
+    EXPECT_EQ(backend_.allocate_calls(), 1u);
+    default_deallocate(&s->base, p);  // kept in the cache, not given back
+    EXPECT_EQ(backend_.free_calls(), 0u);
+    EXPECT_EQ(default_allocate(&s->base, 33), p);  // the same class (33..40), popped
+    EXPECT_EQ(backend_.allocate_calls(), 1u);
+    Free(s.get(), p);  // through the vtable
+    EXPECT_EQ(default_allocate(&s->base, 40), p);
+    default_deallocate(&s->base, p);
+    // A reallocate of NULL and an alignment of 16 are default_allocate.
+    EXPECT_EQ(s->base.reallocate(&s->base, nullptr, 39), p);
+    default_deallocate(&s->base, p);
+    EXPECT_EQ(s->base.allocate_aligned(&s->base, 16, 40), p);
+    default_deallocate(&s->base, p);
+    EXPECT_EQ(backend_.allocate_calls(), 1u);
+    EXPECT_EQ(backend_.free_calls(), 0u);
     EXPECT_EQ(get_current_usage(s.get()), 0u);
-    EXPECT_EQ(get_deallocation_count(s.get()), 2u);
+    EXPECT_EQ(get_peak_usage(s.get()), 40u);
+    EXPECT_EQ(get_allocation_count(s.get()), 5u);
+    EXPECT_EQ(get_deallocation_count(s.get()), 5u);
     EXPECT_EQ(errors_.size(), 0u);
+    // A second direct free of the cached block is still a double free, and
+    // a size the gate refuses is still refused.
+    default_deallocate(&s->base, p);
+    EXPECT_EQ(default_allocate(&s->base, 0), nullptr);
+    ASSERT_EQ(errors_.size(), 2u);
+    EXPECT_EQ(errors_.entries()[0].info.error, STRATEGY_ERROR_DOUBLE_FREE);
+    EXPECT_EQ(errors_.entries()[1].info.error, STRATEGY_ERROR_INVALID_SIZE);
+    EXPECT_EQ(get_deallocation_count(s.get()), 5u);
     EXPECT_TRUE(default_validate(&s->base));
+    s.reset();
+    EXPECT_FALSE(backend_.IsLive(Raw(p)));  // destroy gave it back
 }
 
 TEST_F(ThreadCacheTest, ABlockTheLimitRefusesGoesBackToTheBackend) {
