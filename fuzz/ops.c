@@ -55,8 +55,8 @@
  * larger and aligned blocks always go back.  Only the vtable's allocate
  * and a direct default_allocate (or default_allocate_at without
  * track_allocations, a reallocate of NULL, an allocate_aligned of 16 or
- * less), which goes on as it, take a block from the cache:
- * exactly the last one kept in the request's head list (an empty
+ * less), which goes on as it, take a block from the cache: exactly the
+ * last one kept in the request's head list (an empty
  * head list first takes the spare list, else the depot's first non-empty
  * list of the class), without asking the backend (a pending backend
  * failure stays pending); a popped block the memory limit refuses goes
@@ -613,10 +613,10 @@ static Request plain_request(const Run* r, size_t size) {
 
 /* A plain block requested through the vtable's allocate, or through a
  * direct default_allocate (default_allocate_at, a reallocate of NULL, an
- * alignment of 16 or less), which goes on as the vtable's: a request of a cached size takes the
- * last block kept in its class (settle_allocation).  On the hot path such
- * a request looks the thread's cache up before the backend is asked,
- * which gives the thread its slot. */
+ * alignment of 16 or less), which goes on as the vtable's: a request of a
+ * cached size takes the last block kept in its class (settle_allocation).
+ * On the hot path such a request looks the thread's cache up before the
+ * backend is asked, which gives the thread its slot. */
 static Request cached_request(Run* r, size_t size) {
     Request q = plain_request(r, size);
     q.cache = cache_class(r, size);
@@ -783,10 +783,10 @@ static void op_allocate_aligned(Run* r, size_t alignment, size_t size) {
 /* The main strategy released block `b` (a free, or the old block of a
  * resize), the backend having had `free_calls` frees before the call;
  * `cacheable`: a free (through the vtable's deallocate or a direct
- * default_deallocate), the way into the thread cache.  A plain block of a cached size stays in its class; a
- * full class's list becomes the spare one, whose list first goes to the
- * depot or, with the depot's lists of the class full, back to the
- * backend.  Otherwise, without a quarantine the block goes straight back
+ * default_deallocate), the way into the thread cache.  A plain block of a
+ * cached size stays in its class; a full class's list becomes the spare
+ * one, whose list first goes to the depot or, with the depot's lists of
+ * the class full, back to the backend.  Otherwise, without a quarantine the block goes straight back
  * to the backend; with one it is kept, and once `quarantine` blocks are
  * kept the oldest goes back (default_strategy.h): the block released
  * `quarantine` releases ago.  Checks that exactly those

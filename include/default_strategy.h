@@ -157,9 +157,9 @@ typedef struct DefaultStrategyConfig {
      * directly, which go on as them (and a reallocate of NULL or an
      * alignment of 16 or less, which are default_allocate); zeroed,
      * resized and aligned blocks come from the backend, and a block freed
-     * by reallocate goes back to it.  An allocation served from the cache does not call the backend,
-     * which makes the strategy cheaper than the backend alone where blocks
-     * are reused (docs/PERFORMANCE.md).  Frees fill a class's head list;
+     * by reallocate goes back to it.  An allocation served from the cache
+     * does not call the backend, which makes the strategy cheaper than the
+     * backend alone where blocks are reused (docs/PERFORMANCE.md).  Frees fill a class's head list;
      * a full head list becomes the spare list, and a spare list already
      * there goes to the strategy's depot (up to 4 lists of N per class,
      * shared by all threads) or, if the depot's lists of the class are
