@@ -250,7 +250,13 @@ static inline bool ms_slot_alloc_within(const MemStats* stats, ms_slot* slot, ui
 }
 
 /* ms_stats_try_alloc for a caller that has just seen ms_stats_slot_cached
- * true for these statistics. */
+ * true for these statistics.  Its comparison with the ceiling is signed:
+ * exact while the slot's own net usage (what its thread allocated minus
+ * what it freed, whoever allocated that) stays below 2^63 bytes, which a
+ * thread whose blocks another thread frees would pass only after
+ * allocating 8 EiB; the strategy's sizes are bounded by
+ * STRATEGY_MAX_ALLOCATION, and the public recording functions take the
+ * exact full path (ms_stats_on_alloc). */
 static MS_ALWAYS_INLINE bool ms_stats_try_alloc_cached(const MemStats* stats, uint64_t bytes) {
     ms_slot* slot = (ms_slot*)ms_tl_slot_cache[0].slot;
     /* Owner-only fields: relaxed loads read this thread's own last stores
