@@ -786,11 +786,12 @@ static void op_allocate_aligned(Run* r, size_t alignment, size_t size) {
  * default_deallocate), the way into the thread cache.  A plain block of a
  * cached size stays in its class; a full class's list becomes the spare
  * one, whose list first goes to the depot or, with the depot's lists of
- * the class full, back to the backend.  Otherwise, without a quarantine the block goes straight back
- * to the backend; with one it is kept, and once `quarantine` blocks are
- * kept the oldest goes back (default_strategy.h): the block released
- * `quarantine` releases ago.  Checks that exactly those
- * blocks (or none) went back, then remembers `b` for double frees. */
+ * the class full, back to the backend.  Otherwise, without a quarantine
+ * the block goes straight back to the backend; with one it is kept, and
+ * once `quarantine` blocks are kept the oldest goes back
+ * (default_strategy.h): the block released `quarantine` releases ago.
+ * Checks that exactly those blocks (or none) went back, then remembers
+ * `b` for double frees. */
 static void settle_release(Run* r, const Block* b, uint64_t free_calls, bool cacheable) {
     unsigned char* back = b->raw; /* the last block the backend got back */
     uint64_t backs = 1;           /* how many it got back */

@@ -159,11 +159,11 @@ typedef struct DefaultStrategyConfig {
      * resized and aligned blocks come from the backend, and a block freed
      * by reallocate goes back to it.  An allocation served from the cache
      * does not call the backend, which makes the strategy cheaper than the
-     * backend alone where blocks are reused (docs/PERFORMANCE.md).  Frees fill a class's head list;
-     * a full head list becomes the spare list, and a spare list already
-     * there goes to the strategy's depot (up to 4 lists of N per class,
-     * shared by all threads) or, if the depot's lists of the class are
-     * taken, back to the backend.  Allocations empty the head list, which
+     * backend alone where blocks are reused (docs/PERFORMANCE.md).  Frees
+     * fill a class's head list; a full head list becomes the spare list,
+     * and a spare list already there goes to the strategy's depot (up to 4
+     * lists of N per class, shared by all threads) or, if the depot's lists
+     * of the class are taken, back to the backend.  Allocations empty the head list, which
      * is then refilled from the spare list, else from the depot.  So a
      * thread's own swings of fewer than N blocks stay with it, and blocks
      * one thread frees serve another thread's allocations (producers and

@@ -407,8 +407,7 @@ MS_NOINLINE void* ms_commit_block(ms_default* s, void* raw, size_t size, const m
 static MS_NOINLINE void deallocate_other(ms_default* s, void* ptr) {
     ms_kind kind = kind_of(s);
     const ms_block_header* header = (const ms_block_header*)ptr - 1;
-    if (kind != MS_KIND_MALLOC &&
-        header->check == (ms_block_check(ptr, header->size, s->check_base) ^ kind_tweak(kind))) {
+    if (kind != MS_KIND_MALLOC && header->check == ms_plain_check(s, ptr, header->size)) {
         kKindDeallocate[kind](&s->pub.base, ptr);
         return;
     }

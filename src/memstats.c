@@ -122,11 +122,17 @@ ms_slot* ms_stats_slot_slow(MemStats* stats) {
     return slot;
 }
 
+/* A slot's ceiling: min(local peak, reserved), compared by signed
+ * difference. */
+static int64_t slot_ceiling(uint64_t local_peak, uint64_t reserved) {
+    return (int64_t)(ms_diff(local_peak, reserved) < 0 ? local_peak : reserved);
+}
+
 /* Sets the slot's reservation and recomputes its ceiling from it and the
  * local peak.  Owner-only plain fields (see ms_slot). */
 static void slot_set_bounds(const MemStats* stats, ms_slot* slot, uint64_t reserved) {
     slot->floor = (int64_t)(reserved - stats->slack_max);
-    slot->ceiling = ms_slot_ceiling(ms_load_relaxed(&slot->local_peak), reserved);
+    slot->ceiling = slot_ceiling(ms_load_relaxed(&slot->local_peak), reserved);
 }
 
 /* Raises the slot's reservation to cover `net` plus a batch of slack.

@@ -221,12 +221,6 @@ static inline uint64_t ms_slot_reserved(const MemStats* stats, const ms_slot* sl
     return (uint64_t)slot->floor + stats->slack_max;
 }
 
-/* A slot's ceiling: min(local peak, reserved), compared by signed
- * difference. */
-static inline int64_t ms_slot_ceiling(uint64_t local_peak, uint64_t reserved) {
-    return (int64_t)(ms_diff(local_peak, reserved) < 0 ? local_peak : reserved);
-}
-
 /* Records an allocation on the calling thread's own slot `slot` (whose
  * peak epoch is current and whose ceiling is min(local peak, reserved)),
  * `alloc` its cumulative bytes and `net` its net usage after it, if the
