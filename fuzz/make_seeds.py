@@ -348,9 +348,15 @@ DEALLOC_DIRECT, SMASH_CACHED = 20, 21
 EXTENSION = 6 << 1          # flags limit kind 6: an extension byte follows
 
 
-def ext(limit_kind=0, cache=0):
-    """The extension byte: bits 0-2 the limit kind, bits 3-5 the cache selector."""
-    return bytes([limit_kind | cache << 3])
+def ext(limit_kind=0, cache=0, smash=None):
+    """The extension byte: bits 0-2 the limit kind, bits 3-5 the cache selector,
+    bit 6 a write into a cached block's header before destroy, smash = (pick,
+    byte, mask): written after the quarantine's byte, so only where nothing
+    follows the extension byte before it (limit kinds 0, 4, 6, 7)."""
+    if smash is None:
+        return bytes([limit_kind | cache << 3])
+    pick, byte, mask = smash
+    return bytes([limit_kind | cache << 3 | 1 << 6]) + u16(pick) + bytes([byte, mask])
 
 
 def tiny(n):                 # decode_size kind 13 with the extension: 1 + byte % 64
@@ -430,10 +436,9 @@ def ops_cache_seeds():
         "cache_depot": bytes([EXTENSION]) + ext(0, 1) + b"".join(small(n) for n in (18, 19, 20, 21, 22, 23, 24)) +
         free_op(0) * 7 + bytes([DOUBLE_FREE, 0, DOUBLE_FREE, 3, DOUBLE_FREE, 5, FAIL_NEXT]) +
         b"".join(small(n) for n in (17, 18, 19, 20, 21, 22, 23, 24)) + reads() + free_op(0) * 3 + small(24) + reads(),
-        # Direct default_deallocate: to the backend even with room in the
-        # class, also for a popped block (its size not a multiple of 8: the
-        # rest of its class's room must not stay poisoned under ASan) and an
-        # aligned one.
+        # Direct default_deallocate goes on as the vtable's: a cached size
+        # is kept in its class (also a popped block, its size not a multiple
+        # of 8), an aligned block goes back to the backend.
         "cache_direct_free": bytes([EXTENSION]) + ext(0, 4) + small(20) + free_op(0) + small(20) + direct(0) +
         small(10) + small(12) + small(16) +
         aligned(32, sz(10)) + direct(0) + free_op(0) + small(11) + direct(2) + direct(0) + free_op(0) +
@@ -478,6 +483,18 @@ def ops_cache_seeds():
         "cache_smashed_limit": bytes([EXTENSION]) + ext(1, 1) + u16(40) + small(24) + free_op(0) +
         bytes([SMASH_CACHED, 0, 3, 1]) + small(8) + free_op(0) + bytes([FAIL_NEXT, SMASH_CACHED, 0, 3, 1]) +
         small(8) + reads(),
+        # A write into a cached block's header just before destroy
+        # (extension bit 6).  N = 2 and seven blocks of class 3 freed leave
+        # one in the head list, two in the spare one and two in each of two
+        # depot lists.  Destroy gives each list back from the last block
+        # kept and stops at the written one: CORRUPTED_BLOCK, that block and
+        # the rest of its list dropped.  Block 1 (the spare list's first
+        # kept: its other block goes back first); with a leak, block 3 (the
+        # first depot list's first kept), the report after the leak report.
+        "cache_smashed_at_destroy": bytes([EXTENSION]) + ext(0, 2, (1, 0, 0x01)) +
+        b"".join(small(n) for n in (18, 19, 20, 21, 22, 23, 24)) + reads(),
+        "cache_smashed_at_destroy_leak": bytes([EXTENSION | leak]) + ext(0, 2, (3, 15, 0x80)) +
+        small(100) + b"".join(small(n) for n in (18, 19, 20, 21, 22, 23, 24)) + free_op(1) * 7 + reads(),
         # No cache, but the extension: direct frees over a backend.
         "cache_none_direct": bytes([EXTENSION]) + ext(5, 0) + u64(5000) + small(20) + small(30) +
         aligned(64, sz(5)) + direct(0) + direct(1) + free_op(0) + bytes([DOUBLE_FREE, 0, DOUBLE_FREE, 2]) + reads(),

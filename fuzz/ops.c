@@ -67,7 +67,11 @@
  * looked at: it is filled as any new block.  A write into the header of a
  * cached block (op_smash_cached) makes the pop that reaches it report
  * CORRUPTED_BLOCK and drop its head list, whose blocks the backend keeps to
- * the end; the request is served as with an empty head list.
+ * the end; the request is served as with an empty head list.  A write into
+ * the header of any cached block, at any depth of any list, just before
+ * destroy (extension bit 6, smash_for_destroy) makes destroy report
+ * CORRUPTED_BLOCK once, after the leak report, and give back every other
+ * cached block but those below it in its list.
  *
  * The backend refuses requests above BACKEND_CAP, so valid sizes up to
  * STRATEGY_MAX_ALLOCATION fail with OUT_OF_MEMORY without allocating, and it
@@ -176,6 +180,7 @@ static void quiet_handler(const StrategyErrorInfo* info, void* user_data) {
     log->calls++;
     log->count[info->error]++;
     log->last = *info;
+    if (info->error == STRATEGY_ERROR_LEAK) log->leak = *info;
 }
 
 /* ---- checks against the shadow (the model: ops.h) ------------------------ */
@@ -1224,13 +1229,19 @@ static void run_op(Run* r, FuzzInput* in) {
  * 6 is no limit there), bits 3-5 config.thread_cache_blocks
  * (decode_cache_blocks), bits 6-7 unused (0 in the seeds).  The limit's
  * bytes follow it, then the quarantine's byte.  Inputs with it also decode
- * OP_DEALLOCATE_DIRECT and the small sizes of decode_size. */
+ * OP_DEALLOCATE_DIRECT and the small sizes of decode_size.  Extension bit
+ * 6 (unused before it, set in 3 of the 27 committed inputs with the
+ * extension byte, which then read 3 more bytes) asks for a write into a
+ * cached block's header just before destroy (smash_for_destroy): a u16
+ * picking the block and a byte index and a mask, after the quarantine's
+ * byte. */
 #define FLAG_LEAK_AT_DESTROY 1u
 #define FLAG_SIZE_HISTOGRAM 16u   /* bit 4: config.size_histogram */
 #define FLAG_CHECK_OVERFLOW 32u   /* bit 5: config.check_overflow */
 #define FLAG_QUARANTINE 64u       /* bit 6: config.quarantine, a byte after the limit's */
 #define FLAG_TRACK_ALLOCATIONS 128u /* bit 7: config.track_allocations */
 #define LIMIT_EXTENSION 6u          /* limit kind: an extension byte follows the flags */
+#define EXT_SMASH_AT_DESTROY 64u    /* extension bit 6: smash_for_destroy */
 
 static size_t decode_limit(unsigned kind, FuzzInput* in) {
     switch (kind % 8) {
@@ -1271,6 +1282,53 @@ static DefaultStrategy* make_strategy(Backend* backend, ErrorLog* log, DefaultSt
     return s;
 }
 
+/* Extension bit 6: a write into the header of one cached block, in any
+ * list (a head list, a spare list or one of the depot's) at any depth,
+ * just before destroy.  Destroy gives each list back from its first block
+ * (the last one kept) on and stops at that block: documented as
+ * STRATEGY_ERROR_CORRUPTED_BLOCK (the block, size 0), that block and the
+ * rest of its list dropped (the backend keeps them), every other cached
+ * block given back.  The model moves the dropped blocks to `lost`.
+ * Returns the block's pointer, NULL if nothing is written (the bit is
+ * clear, or nothing is cached). */
+static unsigned char* smash_for_destroy(Run* r) {
+    if (!r->smash_at_destroy || r->cached_total == 0) return NULL;
+    size_t pick = r->smash_pick % r->cached_total;
+    for (size_t c = 1; c < CACHE_CLASSES; c++) {
+        CacheClass* lists[2 + DEPOT_LISTS] = {&r->cache[c], &r->spare[c]};
+        for (size_t k = 0; k < DEPOT_LISTS; k++) lists[2 + k] = &r->depot[c][k];
+        for (size_t l = 0; l < 2 + DEPOT_LISTS; l++) {
+            CacheClass* list = lists[l];
+            if (pick >= list->count) {
+                pick -= list->count;
+                continue;
+            }
+            unsigned char* raw = list->raw[pick];
+            /* Not poisoned while cached (op_smash_cached). */
+            raw[r->smash_byte % HEADER_BYTES] ^= r->smash_mask != 0 ? r->smash_mask : 1;
+            /* raw[count - 1] is given back first, so raw[pick] and the
+             * blocks below it are dropped. */
+            size_t dropped = pick + 1;
+            for (size_t i = 0; i < dropped; i++) list_append(&r->lost, list->raw[i]);
+            memmove(list->raw, list->raw + dropped, (list->count - dropped) * sizeof *list->raw);
+            list->count -= dropped;
+            r->cached_total -= dropped;
+            return raw + HEADER_BYTES;
+        }
+    }
+    FUZZ_CHECK(false); /* cached_total counts the lists' blocks */
+    return NULL;
+}
+
+/* After destroy: the one CORRUPTED_BLOCK report of smash_for_destroy's
+ * block, the last of destroy's reports (after the leak report). */
+static void check_smash_reported(const Run* r, uint64_t corrupted_before, const unsigned char* smashed) {
+    FUZZ_CHECK(r->log.count[STRATEGY_ERROR_CORRUPTED_BLOCK] == corrupted_before + (smashed != NULL ? 1 : 0));
+    if (smashed == NULL) return;
+    FUZZ_CHECK(r->log.last.error == STRATEGY_ERROR_CORRUPTED_BLOCK);
+    FUZZ_CHECK(r->log.last.pointer == smashed && r->log.last.size == 0 && r->log.last.blocks == 0);
+}
+
 static void finish(Run* r, bool leak_at_destroy) {
     r->backend.fail_next = false;
     for (size_t i = 0; i < r->other_live_count; i++) {
@@ -1283,15 +1341,19 @@ static void finish(Run* r, bool leak_at_destroy) {
 
     uint64_t calls = r->log.calls;
     uint64_t free_calls = r->backend.free_calls;
+    uint64_t leaks = r->log.count[STRATEGY_ERROR_LEAK];
+    uint64_t corrupted = r->log.count[STRATEGY_ERROR_CORRUPTED_BLOCK];
     if (leak_at_destroy && r->live_count != 0) {
         for (size_t i = 0; i < r->live_count; i++) check_block_full(&r->live[i]);
+        unsigned char* smashed = smash_for_destroy(r);
         destroy_default_strategy(r->s);
         /* One leak report with the exact figures; not counted as an error. */
-        FUZZ_CHECK(r->log.calls == calls + 1);
-        FUZZ_CHECK(r->log.last.error == STRATEGY_ERROR_LEAK);
-        FUZZ_CHECK(r->log.last.size == r->shadow.current);
-        FUZZ_CHECK(r->log.last.blocks == r->live_count);
-        FUZZ_CHECK(r->log.last.pointer == NULL);
+        FUZZ_CHECK(r->log.calls == calls + 1 + (smashed != NULL ? 1 : 0));
+        FUZZ_CHECK(r->log.count[STRATEGY_ERROR_LEAK] == leaks + 1);
+        FUZZ_CHECK(r->log.leak.size == r->shadow.current);
+        FUZZ_CHECK(r->log.leak.blocks == r->live_count);
+        FUZZ_CHECK(r->log.leak.pointer == NULL);
+        check_smash_reported(r, corrupted, smashed);
         /* Leaked blocks stay with their owner: the backend still has them
          * (and only them: the quarantine and the thread cache were
          * emptied). */
@@ -1303,8 +1365,10 @@ static void finish(Run* r, bool leak_at_destroy) {
         check_all(r);
         FUZZ_CHECK(r->shadow.current == 0 && get_live_blocks(r->s) == 0);
         free_calls = r->backend.free_calls;
+        unsigned char* smashed = smash_for_destroy(r);
         destroy_default_strategy(r->s);
-        FUZZ_CHECK(r->log.calls == calls);
+        FUZZ_CHECK(r->log.calls == calls + (smashed != NULL ? 1 : 0));
+        check_smash_reported(r, corrupted, smashed);
         /* The quarantine and the thread cache were emptied; dropped blocks
          * stay with the backend. */
         FUZZ_CHECK(r->backend.outstanding == r->lost.count);
@@ -1341,6 +1405,12 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     r->histogram = (flags & FLAG_SIZE_HISTOGRAM) != 0;
     r->canary = (flags & FLAG_CHECK_OVERFLOW) != 0 ? CANARY_BYTES : 0;
     r->quarantine = (flags & FLAG_QUARANTINE) != 0 ? 1 + fuzz_u8(&in) % MAX_QUARANTINE : 0;
+    r->smash_at_destroy = (extension & EXT_SMASH_AT_DESTROY) != 0;
+    if (r->smash_at_destroy) {
+        r->smash_pick = fuzz_u16(&in);
+        r->smash_byte = fuzz_u8(&in);
+        r->smash_mask = fuzz_u8(&in);
+    }
     r->tracking = (flags & FLAG_TRACK_ALLOCATIONS) != 0;
     r->prints_left = PRINT_BUDGET;
     DefaultStrategyConfig config;

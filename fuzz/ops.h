@@ -54,6 +54,7 @@ typedef struct ErrorLog {
     uint64_t calls;
     uint64_t count[STRATEGY_ERROR_COUNT];
     StrategyErrorInfo last;
+    StrategyErrorInfo leak; /* the last STRATEGY_ERROR_LEAK report */
 } ErrorLog;
 
 /* ---- the shadow model ------------------------------------------------- */
@@ -114,6 +115,12 @@ typedef struct Run {
     /* Blocks of head lists the strategy dropped (op_smash_cached): never
      * used again nor given back, so the backend keeps them to the end. */
     CacheClass lost;
+    /* Extension bit 6: just before destroy, a write into the header of
+     * the cached block `smash_pick` (mod the cached blocks) picks, at byte
+     * `smash_byte` % 16, by XOR with `smash_mask` (smash_for_destroy). */
+    bool smash_at_destroy;
+    uint16_t smash_pick;
+    uint8_t smash_byte, smash_mask;
     bool extended;       /* the input has the extension byte: opcodes mod OP_COUNT */
     /* A validate that failed on a recognisable strategy closed the hot
      * paths' gates (ms_close_gates), for good: allocations then take the
