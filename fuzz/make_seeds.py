@@ -348,15 +348,17 @@ DEALLOC_DIRECT, SMASH_CACHED = 20, 21
 EXTENSION = 6 << 1          # flags limit kind 6: an extension byte follows
 
 
-def ext(limit_kind=0, cache=0, smash=None):
+def ext(limit_kind=0, cache=0, smash=None, smash_spare=False):
     """The extension byte: bits 0-2 the limit kind, bits 3-5 the cache selector,
     bit 6 a write into a cached block's header before destroy, smash = (pick,
     byte, mask): written after the quarantine's byte, so only where nothing
-    follows the extension byte before it (limit kinds 0, 4, 6, 7)."""
+    follows the extension byte before it (limit kinds 0, 4, 6, 7); bit 7
+    (smash_spare) makes opcode 21 op_smash_spare."""
+    byte = limit_kind | cache << 3 | (1 << 7 if smash_spare else 0)
     if smash is None:
-        return bytes([limit_kind | cache << 3])
-    pick, byte, mask = smash
-    return bytes([limit_kind | cache << 3 | 1 << 6]) + u16(pick) + bytes([byte, mask])
+        return bytes([byte])
+    pick, at, mask = smash
+    return bytes([byte | 1 << 6]) + u16(pick) + bytes([at, mask])
 
 
 def tiny(n):                 # decode_size kind 13 with the extension: 1 + byte % 64
@@ -495,6 +497,19 @@ def ops_cache_seeds():
         b"".join(small(n) for n in (18, 19, 20, 21, 22, 23, 24)) + reads(),
         "cache_smashed_at_destroy_leak": bytes([EXTENSION | leak]) + ext(0, 2, (3, 15, 0x80)) +
         small(100) + b"".join(small(n) for n in (18, 19, 20, 21, 22, 23, 24)) + free_op(1) * 7 + reads(),
+        # A write into a block of a spare list that then goes back
+        # (extension bit 7: opcode 21 is op_smash_spare).  N = 2: twelve
+        # frees of class 3 fill the head list, the spare list and the
+        # depot's four lists, so the next free of the class makes the head
+        # list the spare one and gives the old spare list back, from its
+        # last kept block on.  Block 0 (the first kept: the other goes back
+        # first, then CORRUPTED_BLOCK); one more free fills the head list
+        # again, then block 1 (the last kept: nothing goes back); the cache
+        # goes on serving the class.
+        "cache_smashed_spare": bytes([EXTENSION]) + ext(0, 2, smash_spare=True) +
+        small(20) * 16 + free_op(0) * 12 + bytes([SMASH_CACHED, 0, 0, 0x01]) + reads() +
+        free_op(0) + bytes([SMASH_CACHED, 1, 15, 0x80]) + reads() +
+        small(17) + small(24) + free_op(0) + bytes([DOUBLE_FREE, 3]) + reads(),
         # No cache, but the extension: direct frees over a backend.
         "cache_none_direct": bytes([EXTENSION]) + ext(5, 0) + u64(5000) + small(20) + small(30) +
         aligned(64, sz(5)) + direct(0) + direct(1) + free_op(0) + bytes([DOUBLE_FREE, 0, DOUBLE_FREE, 2]) + reads(),

@@ -67,11 +67,15 @@
  * looked at: it is filled as any new block.  A write into the header of a
  * cached block (op_smash_cached) makes the pop that reaches it report
  * CORRUPTED_BLOCK and drop its head list, whose blocks the backend keeps to
- * the end; the request is served as with an empty head list.  A write into
- * the header of any cached block, at any depth of any list, just before
- * destroy (extension bit 6, smash_for_destroy) makes destroy report
- * CORRUPTED_BLOCK once, after the leak report, and give back every other
- * cached block but those below it in its list.
+ * the end; the request is served as with an empty head list.  The walks
+ * that give a list back check every block's header first: a write into a
+ * block of a spare list that then goes back (extension bit 7,
+ * op_smash_spare) makes that free report CORRUPTED_BLOCK after its own
+ * work, the blocks above the written one going back and the rest dropped;
+ * a write into the header of any cached block, at any depth of any list,
+ * just before destroy (extension bit 6, smash_for_destroy) makes destroy
+ * report CORRUPTED_BLOCK once, after the leak report, and give back every
+ * other cached block but those below it in its list.
  *
  * The backend refuses requests above BACKEND_CAP, so valid sizes up to
  * STRATEGY_MAX_ALLOCATION fail with OUT_OF_MEMORY without allocating, and it
@@ -431,16 +435,21 @@ static void check_list_back(const Run* r, const CacheClass* k) {
     for (size_t i = 0; i < k->count; i++) FUZZ_CHECK(backend_got_back(&r->backend, k->raw[i]));
 }
 
+/* The depot's first empty list of class c, NULL if all are taken. */
+static CacheClass* depot_first_empty(Run* r, size_t c) {
+    for (size_t k = 0; k < DEPOT_LISTS; k++) {
+        if (r->depot[c][k].count == 0) return &r->depot[c][k];
+    }
+    return NULL;
+}
+
 /* Class c's spare list goes to the depot's first empty slot (the spare
  * list is then empty).  False if the depot has none for c. */
 static bool depot_put(Run* r, size_t c) {
-    for (size_t k = 0; k < DEPOT_LISTS; k++) {
-        if (r->depot[c][k].count == 0) {
-            swap_lists(&r->spare[c], &r->depot[c][k]);
-            return true;
-        }
-    }
-    return false;
+    CacheClass* empty = depot_first_empty(r, c);
+    if (empty == NULL) return false;
+    swap_lists(&r->spare[c], empty);
+    return true;
 }
 
 static void cache_free_all(Run* r) {
@@ -688,10 +697,24 @@ static void settle_release(Run* r, const Block* b, uint64_t free_calls, bool cac
         back = NULL;
         if (r->cache[c].count == r->cache_blocks) {
             if (spare->count != 0 && !depot_put(r, c)) {
-                /* The spare list goes back, most recent first. */
-                check_list_back(r, spare);
-                backs = spare->count;
-                back = spare->raw[0];
+                /* The spare list goes back, most recent first, up to a
+                 * block whose header was written (op_smash_spare): that
+                 * block and the ones below it are dropped, and the free
+                 * reports it (free_live). */
+                size_t dropped = 0;
+                for (size_t i = 0; i < spare->count; i++) {
+                    if (spare->raw[i] == r->smashed_spare) dropped = i + 1;
+                }
+                if (dropped != 0) {
+                    r->walk_reported = r->smashed_spare;
+                    r->smashed_spare = NULL;
+                }
+                for (size_t i = 0; i < dropped; i++) list_append(&r->lost, spare->raw[i]);
+                for (size_t i = dropped; i < spare->count; i++) {
+                    FUZZ_CHECK(backend_got_back(&r->backend, spare->raw[i]));
+                }
+                backs = spare->count - dropped;
+                back = dropped < spare->count ? spare->raw[dropped] : NULL;
                 r->cached_total -= spare->count;
                 spare->count = 0;
             }
@@ -739,13 +762,20 @@ static void free_live(Run* r, size_t index, bool direct) {
     } else {
         r->s->base.deallocate(&r->s->base, b.ptr);
     }
-    /* ACTIVE and DEGRADED (the only statuses reached here) allow frees. */
-    FUZZ_CHECK(r->log.calls == calls);
     r->live[index] = r->live[--r->live_count];
     r->shadow.current -= b.size;
     r->shadow.total_freed += b.size;
     r->shadow.deallocations++;
+    r->walk_reported = NULL;
     settle_release(r, &b, free_calls, true);
+    /* ACTIVE and DEGRADED (the only statuses reached here) allow frees;
+     * the one report is of a written block in a spare list that went back
+     * (op_smash_spare), made after the free's own work. */
+    if (r->walk_reported != NULL) {
+        expect_error(r, calls, STRATEGY_ERROR_CORRUPTED_BLOCK, r->walk_reported + HEADER_BYTES, 0);
+    } else {
+        FUZZ_CHECK(r->log.calls == calls);
+    }
 }
 
 static void op_deallocate(Run* r, size_t index) { free_live(r, index, false); }
@@ -934,6 +964,47 @@ static void op_smash_cached(Run* r, uint8_t selector, size_t byte, uint8_t mask)
     q.cache = c;
     r->slot_made = true;
     FUZZ_CHECK(settle_allocation(r, p, &q, &before));
+}
+
+/* The index of a live block whose free keeps it in class c of the thread
+ * cache (plain, of a cached size), or r->live_count if none. */
+static size_t live_of_class(const Run* r, size_t c) {
+    size_t i = 0;
+    while (i < r->live_count && !(r->live[i].alignment == 0 && cache_class(r, r->live[i].size) == c)) i++;
+    return i;
+}
+
+/* Extension bit 7 makes opcode 21 this: a write into the header of a
+ * block of a full spare list, of a class whose head list is full and whose
+ * depot lists are all taken, then a free of a live block of the class.
+ * The full head list becomes the spare one, and the old spare list goes
+ * back to the backend from its last kept block on, stopping at the
+ * written one: documented as STRATEGY_ERROR_CORRUPTED_BLOCK (the block,
+ * size 0), reported once the free is done; that block and the ones below
+ * it are dropped, never used again nor given back (settle_release and
+ * free_live expect this).  The selector picks the class among those
+ * ready, then the block. */
+static void op_smash_spare(Run* r, uint8_t selector, size_t byte, uint8_t mask) {
+    if (r->cache_blocks == 0) return;
+    size_t ready = 0;
+    bool is_ready[CACHE_CLASSES] = {false};
+    for (size_t c = 1; c < CACHE_CLASSES; c++) {
+        is_ready[c] = r->cache[c].count == r->cache_blocks && r->spare[c].count == r->cache_blocks &&
+                      depot_first_empty(r, c) == NULL && live_of_class(r, c) < r->live_count;
+        ready += is_ready[c];
+    }
+    if (ready == 0) return;
+    size_t c = 1;
+    for (size_t skip = selector % ready;; c++) {
+        if (is_ready[c] && skip-- == 0) break;
+    }
+    unsigned char* raw = r->spare[c].raw[(selector / ready) % r->cache_blocks];
+    /* Not poisoned while cached (op_smash_cached). */
+    raw[byte % HEADER_BYTES] ^= mask != 0 ? mask : 1;
+    forget_freed(r, raw + HEADER_BYTES); /* its header no longer says "freed" */
+    r->smashed_spare = raw;
+    free_live(r, live_of_class(r, c), false);
+    FUZZ_CHECK(r->smashed_spare == NULL && r->walk_reported == raw);
 }
 
 static void op_other_strategy(Run* r, uint8_t selector, size_t index) {
@@ -1206,7 +1277,11 @@ static void run_op(Run* r, FuzzInput* in) {
     case OP_SMASH_CACHED: {
         uint8_t selector = fuzz_u8(in);
         uint8_t byte = fuzz_u8(in);
-        op_smash_cached(r, selector, byte, fuzz_u8(in));
+        if (r->smash_spare) {
+            op_smash_spare(r, selector, byte, fuzz_u8(in));
+        } else {
+            op_smash_cached(r, selector, byte, fuzz_u8(in));
+        }
         break;
     }
     case OP_COUNT: break;
@@ -1227,14 +1302,15 @@ static void run_op(Run* r, FuzzInput* in) {
  * cache came (no committed input used it), now says an extension byte
  * follows the flags byte: its bits 0-2 are the limit kind (decode_limit;
  * 6 is no limit there), bits 3-5 config.thread_cache_blocks
- * (decode_cache_blocks), bits 6-7 unused (0 in the seeds).  The limit's
+ * (decode_cache_blocks), bits 6-7 below.  The limit's
  * bytes follow it, then the quarantine's byte.  Inputs with it also decode
  * OP_DEALLOCATE_DIRECT and the small sizes of decode_size.  Extension bit
  * 6 (unused before it, set in 3 of the 27 committed inputs with the
  * extension byte, which then read 3 more bytes) asks for a write into a
  * cached block's header just before destroy (smash_for_destroy): a u16
  * picking the block and a byte index and a mask, after the quarantine's
- * byte. */
+ * byte.  Extension bit 7 (likewise unused before, set in 1 of the 27)
+ * makes opcode 21 op_smash_spare instead of op_smash_cached. */
 #define FLAG_LEAK_AT_DESTROY 1u
 #define FLAG_SIZE_HISTOGRAM 16u   /* bit 4: config.size_histogram */
 #define FLAG_CHECK_OVERFLOW 32u   /* bit 5: config.check_overflow */
@@ -1242,6 +1318,7 @@ static void run_op(Run* r, FuzzInput* in) {
 #define FLAG_TRACK_ALLOCATIONS 128u /* bit 7: config.track_allocations */
 #define LIMIT_EXTENSION 6u          /* limit kind: an extension byte follows the flags */
 #define EXT_SMASH_AT_DESTROY 64u    /* extension bit 6: smash_for_destroy */
+#define EXT_SMASH_SPARE 128u        /* extension bit 7: opcode 21 is op_smash_spare */
 
 static size_t decode_limit(unsigned kind, FuzzInput* in) {
     switch (kind % 8) {
@@ -1406,6 +1483,7 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     r->canary = (flags & FLAG_CHECK_OVERFLOW) != 0 ? CANARY_BYTES : 0;
     r->quarantine = (flags & FLAG_QUARANTINE) != 0 ? 1 + fuzz_u8(&in) % MAX_QUARANTINE : 0;
     r->smash_at_destroy = (extension & EXT_SMASH_AT_DESTROY) != 0;
+    r->smash_spare = (extension & EXT_SMASH_SPARE) != 0;
     if (r->smash_at_destroy) {
         r->smash_pick = fuzz_u16(&in);
         r->smash_byte = fuzz_u8(&in);

@@ -121,6 +121,12 @@ typedef struct Run {
     bool smash_at_destroy;
     uint16_t smash_pick;
     uint8_t smash_byte, smash_mask;
+    /* Extension bit 7: opcode 21 is op_smash_spare, whose written block
+     * (`smashed_spare`) settle_release expects where its spare list goes
+     * back, setting `walk_reported` to it for free_live. */
+    bool smash_spare;
+    unsigned char* smashed_spare;
+    unsigned char* walk_reported;
     bool extended;       /* the input has the extension byte: opcodes mod OP_COUNT */
     /* A validate that failed on a recognisable strategy closed the hot
      * paths' gates (ms_close_gates), for good: allocations then take the
