@@ -224,6 +224,26 @@ DefaultStrategy* create_default_strategy_with(const DefaultStrategyConfig* confi
  * strategy concurrently or afterwards. */
 void destroy_default_strategy(DefaultStrategy* strategy);
 
+/* With a thread cache (thread_cache_blocks): gives back to the backend
+ * every block the calling thread's cache holds for this strategy, and
+ * every list in the strategy's depot, and returns how many blocks went
+ * back.  The statistics do not change (cached blocks already count as
+ * freed).  Cached blocks keep the backend from reusing their memory, and
+ * can keep it from returning memory to the system: after a burst of
+ * blocks above glibc's own per-thread cache (1032 bytes), glibc's heap
+ * stays resident behind a few cached blocks until they go back
+ * (docs/PERFORMANCE.md, "Memory").  Call it, for example, when a thread
+ * ends a burst or goes idle.  Other threads' caches are left alone (each
+ * thread's lists are its own; destroy gives every block back), and the
+ * cache fills again with the next frees.  A cached block whose header was
+ * overwritten is reported as with destroy (STRATEGY_ERROR_CORRUPTED_BLOCK;
+ * it and the rest of its list are not given back).  Returns 0 for NULL, a
+ * pointer that is not a live strategy, a strategy without a thread cache,
+ * or nothing cached; a status other than ACTIVE or DEGRADED is refused as
+ * STRATEGY_ERROR_ILLEGAL_STATE (0).  Safe to call while other threads use
+ * the strategy. */
+size_t release_cached_blocks(DefaultStrategy* strategy);
+
 /* Allocates `size` bytes (1 .. STRATEGY_MAX_ALLOCATION), aligned to 16.
  * Returns NULL, changing no usage statistic, for an invalid size
  * (STRATEGY_ERROR_INVALID_SIZE), a status other than ACTIVE

@@ -225,17 +225,18 @@ static MS_ALWAYS_INLINE bool cache_refill(ms_default* s, ms_thread_cache* cache,
 }
 
 /* Gives the blocks of a list of class c (cached, so poisoned) back to the
- * backend, first to last.  Stops at a block whose header was overwritten
+ * backend, first to last, adding each to *released.  Stops at a block whose header was overwritten
  * while it was cached: that block and the rest of the list are never used
  * again (their link cannot be trusted).  Returns that block (to report,
  * once the caller's state is consistent: cache_report_corrupted), NULL if
  * the whole list went back. */
-static ms_block_header* cache_release_list(ms_default* s, ms_block_header* header, size_t c) {
+static ms_block_header* cache_release_list(ms_default* s, ms_block_header* header, size_t c, size_t* released) {
     while (header != NULL) {
         if (!cache_intact(s, header)) return header;
         ms_block_header* next = (ms_block_header*)(uintptr_t)header->size; /* read before the release */
         ms_cache_unpoison(header + 1, MS_CACHE_ROOM(c));
         ms_backend_release(s, header);
+        ++*released;
         header = next;
     }
     return NULL;
@@ -264,8 +265,9 @@ static MS_NOINLINE void cache_keep_or_release(ms_default* s, void** cell, ms_blo
         if (cache != NULL) {
             ms_block_header* corrupted = NULL;
             if (cache->count[c] >= s->cache_blocks) {
+                size_t released = 0; /* not needed here */
                 if (cache->spare[c] != NULL && !depot_put(s, cache->spare[c], c)) {
-                    corrupted = cache_release_list(s, cache->spare[c], c);
+                    corrupted = cache_release_list(s, cache->spare[c], c, &released);
                 }
                 cache->spare[c] = cache->head[c];
                 cache->head[c] = NULL;
@@ -499,28 +501,62 @@ static MS_NOINLINE void* allocate_cache_slow(ms_default* s, size_t size, bool lo
     return allocate_cache_backend(s, size, ms_plain_request(s, size));
 }
 
+/* Gives list `list` of class c, which no one else can reach any more,
+ * back to the backend (cache_release_list), then reports a block found
+ * overwritten.  Returns how many blocks went back. */
+static size_t cache_give_back(ms_default* s, ms_block_header* list, size_t c) {
+    size_t released = 0;
+    cache_report_corrupted(s, cache_release_list(s, list, c, &released));
+    return released;
+}
+
+/* Empties every list of `cache` (a thread's), giving the blocks back;
+ * returns how many went back.  Each class's lists are detached before they
+ * are given back, so the cache is consistent whenever the error handler
+ * runs. */
+static size_t cache_give_back_all(ms_default* s, ms_thread_cache* cache) {
+    size_t released = 0;
+    for (size_t c = 1; c < MS_CACHE_CLASSES; c++) {
+        ms_block_header* head = cache->head[c];
+        ms_block_header* spare = cache->spare[c];
+        cache->head[c] = NULL;
+        cache->count[c] = 0;
+        cache->spare[c] = NULL;
+        released += cache_give_back(s, head, c);
+        released += cache_give_back(s, spare, c);
+    }
+    return released;
+}
+
+/* Takes every list out of the depot, each by exchange with NULL (as
+ * depot_take: this thread becomes its one owner), and gives them back;
+ * returns how many blocks went back. */
+static size_t depot_give_back_all(ms_default* s) {
+    size_t released = 0;
+    for (size_t c = 1; c < MS_CACHE_CLASSES; c++) {
+        for (size_t k = 0; k < MS_DEPOT_LISTS; k++) {
+            _Atomic(ms_block_header*)* slot = &s->depot->list[c][k];
+            if (ms_load_relaxed(slot) == NULL) continue;
+            released += cache_give_back(s, ms_exchange_acquire(slot, NULL), c);
+        }
+    }
+    return released;
+}
+
+/* destroy: gives the depot's lists back to the backend and frees it. */
+static void depot_drain(ms_default* s) {
+    if (s->depot == NULL) return;
+    (void)depot_give_back_all(s);
+    free(s->depot);
+}
+
 /* destroy: gives every cached block back to the backend. */
 static void cache_drain(void* value, void* context) {
     ms_thread_cache* cache = value;
-    ms_default* s = context;
-    for (size_t c = 1; c < MS_CACHE_CLASSES; c++) {
-        cache_report_corrupted(s, cache_release_list(s, cache->head[c], c));
-        cache_report_corrupted(s, cache_release_list(s, cache->spare[c], c));
-    }
+    (void)cache_give_back_all(context, cache);
     free(cache);
 }
 
-/* destroy: gives the depot's lists back to the backend (relaxed: destroy
- * runs alone, after the caller's join). */
-static void depot_drain(ms_default* s) {
-    if (s->depot == NULL) return;
-    for (size_t c = 1; c < MS_CACHE_CLASSES; c++) {
-        for (size_t k = 0; k < MS_DEPOT_LISTS; k++) {
-            cache_report_corrupted(s, cache_release_list(s, ms_load_relaxed(&s->depot->list[c][k]), c));
-        }
-    }
-    free(s->depot);
-}
 
 /* ---- the hot paths -------------------------------------------------------- */
 
@@ -822,6 +858,19 @@ void destroy_default_strategy(DefaultStrategy* strategy) {
     s->magic = 0;
     free(s->name);
     free(s);
+}
+
+/* The calling thread's cache first (only this thread touches it; the
+ * lookup does not create one), then the depot. */
+size_t release_cached_blocks(DefaultStrategy* strategy) {
+    if (strategy == NULL || recognise(&strategy->base) == NULL) return 0;
+    ms_default* s = ms_default_of(&strategy->base);
+    if (s->cache_blocks == 0) return 0;
+    if (refuse_free_in_state(s, NULL)) return 0;
+    void** cell = ms_stats_owner_cell_slow(&s->stats);
+    ms_thread_cache* cache = cell != NULL ? *cell : NULL;
+    size_t released = cache != NULL ? cache_give_back_all(s, cache) : 0;
+    return released + depot_give_back_all(s);
 }
 
 /* ---- figures ------------------------------------------------------------ */
