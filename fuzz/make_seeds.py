@@ -344,7 +344,7 @@ def threads_seeds():
 
 # ---- ops: the thread cache --------------------------------------------------
 
-DEALLOC_DIRECT, SMASH_CACHED = 20, 21
+DEALLOC_DIRECT, SMASH_CACHED, RELEASE_CACHED = 20, 21, 22
 EXTENSION = 6 << 1          # flags limit kind 6: an extension byte follows
 
 
@@ -510,6 +510,14 @@ def ops_cache_seeds():
         small(20) * 16 + free_op(0) * 12 + bytes([SMASH_CACHED, 0, 0, 0x01]) + reads() +
         free_op(0) + bytes([SMASH_CACHED, 1, 15, 0x80]) + reads() +
         small(17) + small(24) + free_op(0) + bytes([DOUBLE_FREE, 3]) + reads(),
+        # release_cached_blocks: N = 1 and seven frees of class 3 leave one
+        # block in the head list, one in the spare list and four in the
+        # depot (the seventh went back); all six go back, the figures stay,
+        # the next request asks the backend, a released block freed again is
+        # a DOUBLE_FREE, and a release with nothing cached returns 0.
+        "cache_release": bytes([EXTENSION]) + ext(0, 1) + b"".join(small(n) for n in (18, 19, 20, 21, 22, 23, 24)) +
+        free_op(0) * 7 + bytes([RELEASE_CACHED]) + reads() + small(20) + free_op(0) + bytes([DOUBLE_FREE, 1]) +
+        bytes([RELEASE_CACHED, RELEASE_CACHED]) + small(20) + reads(),
         # No cache, but the extension: direct frees over a backend.
         "cache_none_direct": bytes([EXTENSION]) + ext(5, 0) + u64(5000) + small(20) + small(30) +
         aligned(64, sz(5)) + direct(0) + direct(1) + free_op(0) + bytes([DOUBLE_FREE, 0, DOUBLE_FREE, 2]) + reads(),

@@ -333,6 +333,9 @@ typedef enum Op {
      * mod OP_DEALLOCATE_DIRECT), so older inputs keep their meaning. */
     OP_DEALLOCATE_DIRECT, /* index byte: default_deallocate called directly, not through the vtable */
     OP_SMASH_CACHED,      /* class selector byte, header byte index, xor byte (op_smash_cached) */
+    /* Added with release_cached_blocks: extended inputs written before it
+     * took opcodes mod 22 and now mod 23 (see docs/FUZZING.md). */
+    OP_RELEASE_CACHED,    /* -- (op_release_cached) */
     OP_COUNT
 } Op;
 
@@ -966,6 +969,33 @@ static void op_smash_cached(Run* r, uint8_t selector, size_t byte, uint8_t mask)
     FUZZ_CHECK(settle_allocation(r, p, &q, &before));
 }
 
+/* release_cached_blocks: every list of the thread cache's model (head,
+ * spare and depot lists: one thread, so the calling thread's lists are all
+ * the threads') goes back to the backend, each from its last kept block
+ * on, and the count is returned; nothing else changes (no report, no
+ * statistic).  Without a cache, and on the second strategy (which has
+ * none) and NULL, 0.  It looks the thread's cache up, which gives the
+ * thread its statistics slot (op_degrade). */
+static void op_release_cached(Run* r) {
+    uint64_t calls = r->log.calls, free_calls = r->backend.free_calls;
+    uint64_t other_calls = r->other_log.calls;
+    FUZZ_CHECK(release_cached_blocks(NULL) == 0 && release_cached_blocks(r->other) == 0);
+    size_t released = release_cached_blocks(r->s);
+    FUZZ_CHECK(r->log.calls == calls && r->other_log.calls == other_calls);
+    FUZZ_CHECK(released == r->cached_total);
+    FUZZ_CHECK(r->backend.free_calls == free_calls + released);
+    for (size_t c = 1; c < CACHE_CLASSES; c++) {
+        CacheClass* lists[2 + DEPOT_LISTS] = {&r->cache[c], &r->spare[c]};
+        for (size_t k = 0; k < DEPOT_LISTS; k++) lists[2 + k] = &r->depot[c][k];
+        for (size_t l = 0; l < 2 + DEPOT_LISTS; l++) {
+            check_list_back(r, lists[l]);
+            lists[l]->count = 0;
+        }
+    }
+    r->cached_total = 0;
+    if (r->cache_blocks != 0) r->slot_made = true;
+}
+
 /* The index of a live block whose free keeps it in class c of the thread
  * cache (plain, of a cached size), or r->live_count if none. */
 static size_t live_of_class(const Run* r, size_t c) {
@@ -1284,6 +1314,7 @@ static void run_op(Run* r, FuzzInput* in) {
         }
         break;
     }
+    case OP_RELEASE_CACHED: op_release_cached(r); break;
     case OP_COUNT: break;
     }
 }
