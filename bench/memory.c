@@ -165,10 +165,9 @@ static rss_message rss_child(const bench_variant* variant, uint64_t blocks) {
     return m;
 }
 
-static bool measure_rss(const bench_variant* variant, uint64_t blocks, bench_rss_row* row) {
-    row->variant = variant->name;
-    row->reference = variant->reference;
-    row->ok = false;
+/* Runs child(arg, message) in a fresh child process and copies its
+ * `size`-byte message back; false if the child failed. */
+static bool in_child(void (*child)(const void* arg, void* message), const void* arg, void* message, size_t size) {
     int fd[2];
     if (pipe(fd) != 0) return false;
     fflush(NULL);
@@ -180,26 +179,118 @@ static bool measure_rss(const bench_variant* variant, uint64_t blocks, bench_rss
     }
     if (pid == 0) {
         close(fd[0]);
-        rss_message m = rss_child(variant, blocks);
-        ssize_t w = write(fd[1], &m, sizeof m);
-        _exit(w == (ssize_t)sizeof m ? 0 : 1);
+        child(arg, message);
+        ssize_t w = write(fd[1], message, size);
+        _exit(w == (ssize_t)size ? 0 : 1);
     }
     close(fd[1]);
-    rss_message m;
-    ssize_t got = read(fd[0], &m, sizeof m);
+    ssize_t got = read(fd[0], message, size);
     close(fd[0]);
     int status = 0;
     waitpid(pid, &status, 0);
-    if (got != (ssize_t)sizeof m || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || !m.ok) {
-        return false;
-    }
+    return got == (ssize_t)size && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+typedef struct rss_request {
+    const bench_variant* variant;
+    uint64_t blocks;
+} rss_request;
+
+static void rss_child_main(const void* arg, void* message) {
+    const rss_request* request = arg;
+    *(rss_message*)message = rss_child(request->variant, request->blocks);
+}
+
+static bool measure_rss(const bench_variant* variant, uint64_t blocks, bench_rss_row* row) {
+    row->variant = variant->name;
+    row->reference = variant->reference;
+    row->ok = false;
+    rss_request request = {variant, blocks};
+    rss_message m;
+    if (!in_child(rss_child_main, &request, &m, sizeof m) || !m.ok) return false;
     row->bytes_per_block = m.bytes_per_block;
     row->maxrss_kib = m.maxrss_kib;
     row->ok = true;
     return true;
 }
 
-void bench_memory_measure(uint64_t blocks, const bool* enabled, bench_memory_report* report) {
+/* ---- retention ---------------------------------------------------------------- */
+
+#define RETAIN_MIN 1100u /* above glibc's per-thread cache (tcache: up to 1032 bytes) */
+#define RETAIN_MAX 2000u /* within the strategy's thread cache (up to 2040) */
+
+typedef struct retain_request {
+    unsigned row; /* 0 malloc, 1 strategy, 2 strategy+cache */
+    uint64_t blocks;
+} retain_request;
+
+static void retain_child(const void* arg, void* message) {
+    const retain_request* request = arg;
+    bench_retain_row* m = message;
+    memset(m, 0, sizeof *m);
+    m->released_kib = -1;
+    DefaultStrategy* s = NULL;
+    if (request->row != 0) {
+        DefaultStrategyConfig config;
+        memset(&config, 0, sizeof config);
+        config.thread_cache_blocks = request->row == 2 ? BENCH_THREAD_CACHE_BLOCKS : 0;
+        s = create_default_strategy_with(&config);
+        if (s == NULL) return;
+    }
+    size_t bytes = (size_t)request->blocks * sizeof(void*);
+    void** block = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (block == MAP_FAILED) return;
+    memset(block, 0, bytes);
+    long before = vm_rss_kib();
+    uint64_t x = UINT64_C(0x9e3779b97f4a7c15);
+    for (uint64_t i = 0; i < request->blocks; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        size_t size = RETAIN_MIN + (size_t)(x % (RETAIN_MAX - RETAIN_MIN + 1));
+        unsigned char* p = s != NULL ? s->base.allocate(&s->base, size) : malloc(size);
+        if (p == NULL) return;
+        p[0] = 1;
+        p[size - 1] = 2;
+        block[i] = p;
+    }
+    long live = vm_rss_kib();
+    for (uint64_t i = 0; i < request->blocks; i++) {
+        if (s != NULL) {
+            s->base.deallocate(&s->base, block[i]);
+        } else {
+            free(block[i]);
+        }
+    }
+    long freed = vm_rss_kib();
+    m->live_kib = (double)(live - before);
+    m->freed_kib = (double)(freed - before);
+    m->ok = before >= 0 && live >= 0 && freed >= 0 && (s == NULL || get_current_usage(s) == 0);
+    if (request->row == 2) {
+        m->released = release_cached_blocks(s);
+        m->released_kib = (double)(vm_rss_kib() - before);
+    }
+    /* No cleanup: the child exits at once. */
+}
+
+static void measure_retention(uint64_t blocks, bench_memory_report* report) {
+    static const char* const names[BENCH_RETAIN_ROWS] = {"malloc", "strategy", "strategy+cache"};
+    report->retain_blocks = blocks;
+    for (unsigned row = 0; row < BENCH_RETAIN_ROWS; row++) {
+        retain_request request = {row, blocks};
+        bench_retain_row* out = &report->retain[row];
+        bool ok = in_child(retain_child, &request, out, sizeof *out) && out->ok;
+        out->variant = names[row]; /* a pointer from this process */
+        out->ok = ok;
+        if (!ok) {
+            report->ok = false;
+            snprintf(report->message, sizeof report->message, "retention of %s: the child failed", names[row]);
+        }
+    }
+}
+
+void bench_memory_measure(uint64_t blocks, uint64_t retain_blocks, const bool* enabled,
+                          bench_memory_report* report) {
     memset(report, 0, sizeof *report);
     report->blocks = blocks;
     report->ok = true;
@@ -234,4 +325,5 @@ void bench_memory_measure(uint64_t blocks, const bool* enabled, bench_memory_rep
                      bench_variants[v].name);
         }
     }
+    measure_retention(retain_blocks, report);
 }

@@ -12,7 +12,12 @@
  * Resident memory: a child process per variant (fork) holds `blocks` live
  * 32-byte blocks, each written once; VmRSS from /proc/self/status before and
  * after, divided by the block count.  The pointer array is mmap'ed and
- * touched before the first reading, so only the blocks count. */
+ * touched before the first reading, so only the blocks count.
+ * Retention: a child process per row allocates `retain_blocks` blocks of
+ * 1,100 .. 2,000 bytes (above glibc's per-thread cache, fixed pseudo-random
+ * sizes, each written), frees them all in allocation order, and reads
+ * VmRSS growth with all of them live, after the frees, and for the thread
+ * cache after release_cached_blocks: what the backend kept resident. */
 #ifndef MEMSTRATEGY_BENCH_MEMORY_H_
 #define MEMSTRATEGY_BENCH_MEMORY_H_
 
@@ -41,8 +46,21 @@ typedef struct bench_rss_row {
     bool ok;
 } bench_rss_row;
 
+typedef struct bench_retain_row {
+    const char* variant;   /* "malloc", "strategy", "strategy+cache" */
+    double live_kib;       /* VmRSS growth with every block live */
+    double freed_kib;      /* ... after freeing them all */
+    double released_kib;   /* ... then after release_cached_blocks (the cache's row; else < 0) */
+    uint64_t released;     /* what release_cached_blocks returned */
+    bool ok;
+} bench_retain_row;
+
+#define BENCH_RETAIN_ROWS 3
+
 typedef struct bench_memory_report {
     uint64_t blocks;
+    uint64_t retain_blocks;
+    bench_retain_row retain[BENCH_RETAIN_ROWS];
     size_t metadata_count;
     bench_metadata_row metadata[BENCH_MEMORY_MAX_ROWS];
     size_t rss_count;
@@ -51,9 +69,11 @@ typedef struct bench_memory_report {
     char message[256];
 } bench_memory_report;
 
-/* Measures metadata for every backend and resident memory for the given
- * variants (NULL-terminated list of enabled flags indexed like
- * bench_variants).  Call with no other benchmark thread running (it forks). */
-void bench_memory_measure(uint64_t blocks, const bool* enabled, bench_memory_report* report);
+/* Measures metadata for every backend, resident memory for the given
+ * variants (enabled flags indexed like bench_variants) and retention with
+ * `retain_blocks` blocks.  Call with no other benchmark thread running (it
+ * forks). */
+void bench_memory_measure(uint64_t blocks, uint64_t retain_blocks, const bool* enabled,
+                          bench_memory_report* report);
 
 #endif /* MEMSTRATEGY_BENCH_MEMORY_H_ */

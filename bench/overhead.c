@@ -73,7 +73,8 @@ static void usage(FILE* out) {
             "  --markdown          Markdown tables on stdout (as in docs/PERFORMANCE.md)\n"
             "  --no-memory         skip the memory measurements\n"
             "  --memory-only       only the memory measurements\n"
-            "  --memory-blocks=N   live 32-byte blocks for resident memory (default 1000000)\n"
+            "  --memory-blocks=N   live 32-byte blocks for resident memory (default 1000000);\n"
+            "                      N/10+1 blocks of 1100-2000 bytes for retention\n"
             "  --slots=N           slots per thread of mixed/small/readers (default 256)\n"
             "  --burst-blocks=N    blocks per burst (default 32768)\n"
             "  --reader-pause-us=N readers: the reader sleeps N microseconds after each read\n"
@@ -631,6 +632,22 @@ static void print_memory_text(const bench_memory_report* m, output_format format
         printf(md ? "| %s | %.1f | %s | %.0f |\n" : "%-18s %12.1f  %6s   %10.0f\n", row->variant,
                row->bytes_per_block, delta, row->maxrss_kib);
     }
+    printf(md ? "\n#### Retention, %" PRIu64
+                " blocks of 1100-2000 bytes allocated, then all freed\n\n| variant | VmRSS +KiB, all live | "
+                "after the frees | after release_cached_blocks (blocks) |\n|---|---:|---:|---:|\n"
+              : "\nretention: %" PRIu64
+                " blocks of 1100-2000 bytes allocated, then all freed (VmRSS growth in a child process)\n"
+                "variant            live KiB  after frees KiB  after release KiB (blocks)\n",
+           m->retain_blocks);
+    for (size_t i = 0; i < BENCH_RETAIN_ROWS; i++) {
+        const bench_retain_row* row = &m->retain[i];
+        char released[48] = "-";
+        if (row->released_kib >= 0) {
+            snprintf(released, sizeof released, "%.0f (%" PRIu64 ")", row->released_kib, row->released);
+        }
+        printf(md ? "| %s | %.0f | %.0f | %s |\n" : "%-18s %9.0f  %15.0f  %s\n", row->variant, row->live_kib,
+               row->freed_kib, released);
+    }
 }
 
 static void json_string(FILE* out, const char* s) {
@@ -731,7 +748,18 @@ static void print_json(FILE* out, results* r, const options* o, const machine* m
             fprintf(out, "%s\n{\"variant\": \"%s\", \"bytes_per_block\": %.2f, \"maxrss_kib\": %.0f}",
                     i ? "," : "", row->variant, row->bytes_per_block, row->maxrss_kib);
         }
-        fprintf(out, "]}");
+        fprintf(out, "],\n\"retention\": {\"blocks\": %" PRIu64 ", \"rows\": [", mem->retain_blocks);
+        for (size_t i = 0; i < BENCH_RETAIN_ROWS; i++) {
+            const bench_retain_row* row = &mem->retain[i];
+            fprintf(out, "%s\n{\"variant\": \"%s\", \"live_kib\": %.0f, \"freed_kib\": %.0f", i ? "," : "",
+                    row->variant, row->live_kib, row->freed_kib);
+            if (row->released_kib >= 0) {
+                fprintf(out, ", \"released_kib\": %.0f, \"released_blocks\": %" PRIu64, row->released_kib,
+                        row->released);
+            }
+            fprintf(out, "}");
+        }
+        fprintf(out, "]}}");
     }
     fprintf(out, ",\n\"runs\": %u,\n\"failures\": %u\n}\n", r->runs, r->failures);
 }
@@ -812,7 +840,7 @@ int main(int argc, char** argv) {
      * heap with resident free space from the timing runs. */
     if (o.memory) {
         fprintf(stderr, "overhead: memory (%" PRIu64 " blocks) ...\n", o.memory_blocks);
-        bench_memory_measure(o.memory_blocks, o.variant, &memory);
+        bench_memory_measure(o.memory_blocks, o.memory_blocks / 10 + 1, o.variant, &memory);
         have_memory = true;
         if (!memory.ok) {
             fprintf(stderr, "overhead: CHECK FAILED: memory: %s\n", memory.message);
