@@ -339,6 +339,11 @@ def threads_seeds():
         b"".join(th(T_ALLOC, t, 100 + t) + th(T_FREE, t) for t in range(2)) * 6 + th(T_VALIDATE, 0),
         "cache_limit": bytes([2, 3]) + u16(1000) + bytes([0]) + rounds(4, 4) +
         b"".join(th(T_LARGE, t, 3000) + th(T_FREE, t) + th(T_ALLOC, t, 40) for t in range(4)) * 2,
+        # release_cached_blocks (a validate with argument bit 0) on each of
+        # three threads while the others hand blocks over and free them (N =
+        # 1: lists fill and reach the depot at once).
+        "cache_release": bytes([1, 2, 0]) + (rounds(3, 3) + b"".join(th(T_VALIDATE, t, 1) for t in range(3))) * 3 +
+        th(T_VALIDATE, 0, 1),
     }
 
 

@@ -9,7 +9,9 @@
  * through the depot, by another, and lists fill up and overflow), then
  * operations: an opcode byte whose high bits name the thread, and two
  * argument bytes.  With the thread cache the workers exit with blocks in
- * their caches and the depot, which destroy gives back.
+ * their caches and the depot, which destroy gives back.  OP_VALIDATE with
+ * bit 0 of its argument also calls release_cached_blocks, which races the
+ * other threads' use of the depot.
  *
  * Checked while the threads run (what holds for a concurrent read):
  *   - validate is true and the status ACTIVE;
@@ -89,6 +91,7 @@ typedef struct Worker {
 typedef struct Shared {
     DefaultStrategy* s;
     size_t limit;
+    size_t cache_blocks; /* config.thread_cache_blocks */
     pthread_barrier_t start, end;
     pthread_mutex_t mailbox_lock;
     Block mailbox[MAILBOX_SIZE];
@@ -205,6 +208,15 @@ static void run_step(Worker* w, Step step) {
     case OP_VALIDATE:
         FUZZ_CHECK(s->base.validate(&s->base));
         FUZZ_CHECK(s->base.get_status(&s->base) == STRATEGY_ACTIVE);
+        /* With bit 0 of the argument, also release_cached_blocks, racing the
+         * other threads' frees into the depot and takes from it: each block
+         * must go back once (a second give-back or a use after it is what
+         * ASan reports), the figures not move (the checks after the join),
+         * and a strategy without a cache give back nothing. */
+        if ((step.arg & 1u) != 0) {
+            size_t released = release_cached_blocks(s);
+            if (w->shared->cache_blocks == 0) FUZZ_CHECK(released == 0);
+        }
         break;
     case OP_READ: do_read(w); break;
     case OP_INVALID:
@@ -290,6 +302,7 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     /* A limit from 4 KiB to 260 KiB: tight enough to be reached. */
     if (flags & 1u) sh->limit = 4096 + (size_t)fuzz_u16(&in) * 4;
     size_t cache_blocks = (flags & 2u) != 0 ? 1u + fuzz_u8(&in) % 4u : 0;
+    sh->cache_blocks = cache_blocks;
 
     for (unsigned t = 0; t < threads; t++) {
         sh->workers[t].shared = sh;
