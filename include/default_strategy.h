@@ -183,10 +183,13 @@ typedef struct DefaultStrategyConfig {
      * (at most N); an allocation that found it is then served as if that
      * list had been empty.  A thread's cache stays with its thread index
      * when the thread exits (the next thread to take the index uses it);
-     * destroy gives every cached block back.  So each thread that used the
-     * strategy holds back up to about thread_cache_blocks * 518 KiB from
-     * the backend (both lists of all 255 classes full), and the depot up
-     * to thread_cache_blocks * 1036 KiB.  Not used with a debug option
+     * destroy gives every cached block back, and release_cached_blocks
+     * what the calling thread's lists and the depot hold.  So each thread
+     * that used the strategy holds back up to about thread_cache_blocks *
+     * 518 KiB from the backend (both lists of all 255 classes full), and
+     * the depot up to thread_cache_blocks * 1036 KiB; held blocks can also
+     * keep the backend from returning more memory than that to the system
+     * (see release_cached_blocks).  Not used with a debug option
      * (quarantine, check_overflow, track_allocations), a parent, or
      * size_histogram. */
     size_t thread_cache_blocks;
