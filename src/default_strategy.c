@@ -225,21 +225,37 @@ static MS_ALWAYS_INLINE bool cache_refill(ms_default* s, ms_thread_cache* cache,
 }
 
 /* Gives the blocks of a list of class c (cached, so poisoned) back to the
- * backend, first to last, adding each to *released.  Stops at a block whose header was overwritten
- * while it was cached: that block and the rest of the list are never used
- * again (their link cannot be trusted).  Returns that block (to report,
- * once the caller's state is consistent: cache_report_corrupted), NULL if
- * the whole list went back. */
-static ms_block_header* cache_release_list(ms_default* s, ms_block_header* header, size_t c, size_t* released) {
-    while (header != NULL) {
-        if (!cache_intact(s, header)) return header;
+ * backend, first to last, and stores how many in *released (NULL: not
+ * counted).  Stops at a block whose header was overwritten while it was
+ * cached: that block and the rest of the list are never used again (their
+ * link cannot be trusted).  Returns that block (to report, once the
+ * caller's state is consistent: cache_report_corrupted), NULL if the whole
+ * list went back. */
+static MS_ALWAYS_INLINE ms_block_header* release_list(ms_default* s, ms_block_header* header, size_t c,
+                                                      size_t* released) {
+    size_t count = 0;
+    while (header != NULL && cache_intact(s, header)) {
         ms_block_header* next = (ms_block_header*)(uintptr_t)header->size; /* read before the release */
         ms_cache_unpoison(header + 1, MS_CACHE_ROOM(c));
         ms_backend_release(s, header);
-        ++*released;
+        count++;
         header = next;
     }
-    return NULL;
+    if (released != NULL) *released = count;
+    return header;
+}
+
+/* release_list for the free path (a spare list the depot had no room
+ * for), which needs no count: counting there cost 1.6 instructions per
+ * allocate/free pair on burst with the cache (callgrind). */
+static MS_NOINLINE ms_block_header* cache_release_list(ms_default* s, ms_block_header* header, size_t c) {
+    return release_list(s, header, c, NULL);
+}
+
+/* release_list, counted (release_cached_blocks, destroy). */
+static MS_NOINLINE ms_block_header* cache_release_counted(ms_default* s, ms_block_header* header, size_t c,
+                                                          size_t* released) {
+    return release_list(s, header, c, released);
 }
 
 /* Reports a cached block found with its header overwritten (NULL: none) as
@@ -265,9 +281,8 @@ static MS_NOINLINE void cache_keep_or_release(ms_default* s, void** cell, ms_blo
         if (cache != NULL) {
             ms_block_header* corrupted = NULL;
             if (cache->count[c] >= s->cache_blocks) {
-                size_t released = 0; /* not needed here */
                 if (cache->spare[c] != NULL && !depot_put(s, cache->spare[c], c)) {
-                    corrupted = cache_release_list(s, cache->spare[c], c, &released);
+                    corrupted = cache_release_list(s, cache->spare[c], c);
                 }
                 cache->spare[c] = cache->head[c];
                 cache->head[c] = NULL;
@@ -502,11 +517,11 @@ static MS_NOINLINE void* allocate_cache_slow(ms_default* s, size_t size, bool lo
 }
 
 /* Gives list `list` of class c, which no one else can reach any more,
- * back to the backend (cache_release_list), then reports a block found
+ * back to the backend (release_list), then reports a block found
  * overwritten.  Returns how many blocks went back. */
 static size_t cache_give_back(ms_default* s, ms_block_header* list, size_t c) {
     size_t released = 0;
-    cache_report_corrupted(s, cache_release_list(s, list, c, &released));
+    cache_report_corrupted(s, cache_release_counted(s, list, c, &released));
     return released;
 }
 
