@@ -572,7 +572,6 @@ static void cache_drain(void* value, void* context) {
     free(cache);
 }
 
-
 /* ---- the hot paths -------------------------------------------------------- */
 
 /* The hot path, written once for the three kinds.  Each kind's plain blocks
@@ -875,8 +874,8 @@ void destroy_default_strategy(DefaultStrategy* strategy) {
     free(s);
 }
 
-/* The calling thread's cache first (only this thread touches it; the
- * lookup does not create one), then the depot. */
+/* The calling thread's cache first (only this thread touches it; looked
+ * up, never created), then the depot. */
 size_t release_cached_blocks(DefaultStrategy* strategy) {
     if (strategy == NULL || recognise(&strategy->base) == NULL) return 0;
     ms_default* s = ms_default_of(&strategy->base);
