@@ -242,12 +242,9 @@ static void retain_child(const void* arg, void* message) {
     if (block == MAP_FAILED) return;
     memset(block, 0, bytes);
     long before = vm_rss_kib();
-    uint64_t x = UINT64_C(0x9e3779b97f4a7c15);
+    uint64_t rng = bench_rng_seed(0);
     for (uint64_t i = 0; i < request->blocks; i++) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        size_t size = RETAIN_MIN + (size_t)(x % (RETAIN_MAX - RETAIN_MIN + 1));
+        size_t size = bench_pick(bench_rng_next(&rng), RETAIN_MIN, RETAIN_MAX);
         unsigned char* p = s != NULL ? s->base.allocate(&s->base, size) : malloc(size);
         if (p == NULL) return;
         p[0] = 1;
