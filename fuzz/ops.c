@@ -408,6 +408,15 @@ static void cache_keep(Run* r, size_t c, unsigned char* raw) {
     r->cached_total++;
 }
 
+/* Class c's lists: the head list, the spare list and the depot's (the
+ * order smash_for_destroy counts blocks in). */
+#define CLASS_LISTS (2 + DEPOT_LISTS)
+static void class_lists(Run* r, size_t c, CacheClass* lists[CLASS_LISTS]) {
+    lists[0] = &r->cache[c];
+    lists[1] = &r->spare[c];
+    for (size_t k = 0; k < DEPOT_LISTS; k++) lists[2 + k] = &r->depot[c][k];
+}
+
 /* The pointer `ptr`, freed before, is a live block again (or went back to
  * the backend with its header cleared): no longer one to free twice. */
 static void forget_freed(Run* r, const unsigned char* ptr) {
@@ -985,9 +994,9 @@ static void op_release_cached(Run* r) {
     FUZZ_CHECK(released == r->cached_total);
     FUZZ_CHECK(r->backend.free_calls == free_calls + released);
     for (size_t c = 1; c < CACHE_CLASSES; c++) {
-        CacheClass* lists[2 + DEPOT_LISTS] = {&r->cache[c], &r->spare[c]};
-        for (size_t k = 0; k < DEPOT_LISTS; k++) lists[2 + k] = &r->depot[c][k];
-        for (size_t l = 0; l < 2 + DEPOT_LISTS; l++) {
+        CacheClass* lists[CLASS_LISTS];
+        class_lists(r, c, lists);
+        for (size_t l = 0; l < CLASS_LISTS; l++) {
             check_list_back(r, lists[l]);
             lists[l]->count = 0;
         }
@@ -1403,9 +1412,9 @@ static unsigned char* smash_for_destroy(Run* r) {
     if (!r->smash_at_destroy || r->cached_total == 0) return NULL;
     size_t pick = r->smash_pick % r->cached_total;
     for (size_t c = 1; c < CACHE_CLASSES; c++) {
-        CacheClass* lists[2 + DEPOT_LISTS] = {&r->cache[c], &r->spare[c]};
-        for (size_t k = 0; k < DEPOT_LISTS; k++) lists[2 + k] = &r->depot[c][k];
-        for (size_t l = 0; l < 2 + DEPOT_LISTS; l++) {
+        CacheClass* lists[CLASS_LISTS];
+        class_lists(r, c, lists);
+        for (size_t l = 0; l < CLASS_LISTS; l++) {
             CacheClass* list = lists[l];
             if (pick >= list->count) {
                 pick -= list->count;
