@@ -937,6 +937,18 @@ static void op_smash_header(Run* r, size_t index, size_t byte, uint8_t mask) {
     *at ^= mask; /* repaired: the block is live again and frees normally later */
 }
 
+/* Class `selector` % n among the n classes marked in `marked` (class 1
+ * upward), 0 if none is. */
+static size_t pick_class(const bool marked[CACHE_CLASSES], size_t selector) {
+    size_t n = 0;
+    for (size_t c = 1; c < CACHE_CLASSES; c++) n += marked[c];
+    if (n == 0) return 0;
+    size_t c = 1;
+    for (size_t skip = selector % n;; c++) {
+        if (marked[c] && skip-- == 0) return c;
+    }
+}
+
 /* A write into the header of the first block of a class's head list in the
  * thread cache, then a request of that class through the vtable, which pops
  * that block first: documented as STRATEGY_ERROR_CORRUPTED_BLOCK (the
@@ -949,13 +961,10 @@ static void op_smash_cached(Run* r, uint8_t selector, size_t byte, uint8_t mask)
     if (r->cache_blocks == 0 || r->shadow.status != STRATEGY_ACTIVE || r->gates_closed || r->backend.fail_next) {
         return;
     }
-    size_t classes = 0;
-    for (size_t c = 1; c < CACHE_CLASSES; c++) classes += r->cache[c].count != 0;
-    if (classes == 0) return;
-    size_t c = 1;
-    for (size_t skip = selector % classes;; c++) {
-        if (r->cache[c].count != 0 && skip-- == 0) break;
-    }
+    bool cached[CACHE_CLASSES] = {false};
+    for (size_t c = 1; c < CACHE_CLASSES; c++) cached[c] = r->cache[c].count != 0;
+    size_t c = pick_class(cached, selector);
+    if (c == 0) return;
     size_t size = cache_room(c); /* the largest size of the class */
     if (r->limit != 0 && size > r->limit - r->shadow.current) return;
     if (mask == 0) mask = 1;
@@ -1032,11 +1041,8 @@ static void op_smash_spare(Run* r, uint8_t selector, size_t byte, uint8_t mask) 
                       depot_first_empty(r, c) == NULL && live_of_class(r, c) < r->live_count;
         ready += is_ready[c];
     }
-    if (ready == 0) return;
-    size_t c = 1;
-    for (size_t skip = selector % ready;; c++) {
-        if (is_ready[c] && skip-- == 0) break;
-    }
+    size_t c = pick_class(is_ready, selector);
+    if (c == 0) return;
     unsigned char* raw = r->spare[c].raw[(selector / ready) % r->cache_blocks];
     /* Not poisoned while cached (op_smash_cached). */
     raw[byte % HEADER_BYTES] ^= mask != 0 ? mask : 1;

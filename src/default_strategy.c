@@ -102,7 +102,7 @@ static void parent_free(void* context, void* ptr) {
  * (cache_key), so the link lives outside the memory the caller had.  A
  * write after free into a cached block's memory therefore changes nothing
  * the strategy reads, and one into its header is caught before the link is
- * followed (cache_pop, cache_release_list).  The memory after the header
+ * followed (cache_pop, release_list).  The memory after the header
  * (its class's room) is off limits under ASan while cached, so a use after
  * free of a cached block is still reported (ms_cache_poison and
  * ms_cache_unpoison: default_strategy_internal.h). */
@@ -252,11 +252,6 @@ static MS_NOINLINE ms_block_header* cache_release_list(ms_default* s, ms_block_h
     return release_list(s, header, c, NULL);
 }
 
-/* release_list, counted (release_cached_blocks, destroy). */
-static MS_NOINLINE ms_block_header* cache_release_counted(ms_default* s, ms_block_header* header, size_t c,
-                                                          size_t* released) {
-    return release_list(s, header, c, released);
-}
 
 /* Reports a cached block found with its header overwritten (NULL: none) as
  * STRATEGY_ERROR_CORRUPTED_BLOCK (aborting with abort_on_misuse).  Called
@@ -423,14 +418,14 @@ MS_NOINLINE void* ms_commit_block(ms_default* s, void* raw, size_t size, const m
  * block), as if it had come through the vtable. */
 static MS_NOINLINE void deallocate_other(ms_default* s, void* ptr) {
     ms_kind kind = kind_of(s);
-    const ms_block_header* header = (const ms_block_header*)ptr - 1;
+    ms_block_header* header = (ms_block_header*)ptr - 1;
     if (kind != MS_KIND_MALLOC && header->check == ms_plain_check(s, ptr, header->size)) {
         kKindDeallocate[kind](&s->pub.base, ptr);
         return;
     }
     if (refuse_free_in_state(s, ptr)) return;
     ms_block block;
-    StrategyError error = ms_find_other_block(s, ptr, (ms_block_header*)ptr - 1, &block);
+    StrategyError error = ms_find_other_block(s, ptr, header, &block);
     if (error != STRATEGY_OK) {
         ms_refuse_misuse(s, error, ptr, 0);
         return;
@@ -517,11 +512,12 @@ static MS_NOINLINE void* allocate_cache_slow(ms_default* s, size_t size, bool lo
 }
 
 /* Gives list `list` of class c, which no one else can reach any more,
- * back to the backend (release_list), then reports a block found
- * overwritten.  Returns how many blocks went back. */
-static size_t cache_give_back(ms_default* s, ms_block_header* list, size_t c) {
+ * back to the backend (release_list, counted), then reports a block found
+ * overwritten.  Returns how many blocks went back.  For
+ * release_cached_blocks and destroy. */
+static MS_NOINLINE size_t cache_give_back(ms_default* s, ms_block_header* list, size_t c) {
     size_t released = 0;
-    cache_report_corrupted(s, cache_release_counted(s, list, c, &released));
+    cache_report_corrupted(s, release_list(s, list, c, &released));
     return released;
 }
 
