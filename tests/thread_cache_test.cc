@@ -61,6 +61,16 @@ std::vector<unsigned char*> AllocateMany(DefaultStrategy* s, size_t count, size_
 // The backend's block of a block of the strategy: its header comes first.
 const void* Raw(const void* block) { return static_cast<const unsigned char*>(block) - 16; }
 
+// Allocates `per_class` blocks of 64 bytes, then as many of 80 (another
+// class: 73 .. 80), and frees them all in that order; returns them.
+std::vector<void*> AllocateAndFreeTwoClasses(DefaultStrategy* s, size_t per_class) {
+    std::vector<void*> blocks;
+    for (size_t i = 0; i < per_class; i++) blocks.push_back(Allocate(s, 64));
+    for (size_t i = 0; i < per_class; i++) blocks.push_back(Allocate(s, 80));
+    for (void* p : blocks) Free(s, p);
+    return blocks;
+}
+
 TEST_F(ThreadCacheTest, AFreedBlockServesTheNextRequestOfItsClass) {
     Strategy s = Create(4);
     ASSERT_NE(s, nullptr);
@@ -138,10 +148,7 @@ TEST_F(ThreadCacheTest, ThePeakAfterAResetKeepsTheAllocationsAfterIt) {
 TEST_F(ThreadCacheTest, KeepsTwoListsPerClassAndHandsSpareListsToTheDepot) {
     const size_t kPerClass = 20;
     Strategy s = Create(3);
-    std::vector<void*> blocks;
-    for (size_t i = 0; i < kPerClass; i++) blocks.push_back(Allocate(s.get(), 64));
-    for (size_t i = 0; i < kPerClass; i++) blocks.push_back(Allocate(s.get(), 80));  // another class (73 .. 80)
-    for (void* p : blocks) Free(s.get(), p);
+    std::vector<void*> blocks = AllocateAndFreeTwoClasses(s.get(), kPerClass);
     // Per class: 0 .. 11 went to the depot's 4 lists with the frees of 6,
     // 9, 12 and 15; 12 .. 14 back to the backend with the free of 18;
     // 15 .. 17 are the spare list and 18, 19 the head list.
@@ -272,10 +279,7 @@ TEST_F(ThreadCacheTest, DestroyGivesEveryCachedBlockBack) {
 TEST_F(ThreadCacheTest, ReleaseCachedBlocksGivesTheThreadsListsAndTheDepotBack) {
     const size_t kPerClass = 20;
     Strategy s = Create(3);
-    std::vector<void*> blocks;
-    for (size_t i = 0; i < kPerClass; i++) blocks.push_back(Allocate(s.get(), 64));
-    for (size_t i = 0; i < kPerClass; i++) blocks.push_back(Allocate(s.get(), 80));
-    for (void* p : blocks) Free(s.get(), p);
+    AllocateAndFreeTwoClasses(s.get(), kPerClass);
     // Per class (as in KeepsTwoListsPerClassAndHandsSpareListsToTheDepot):
     // 12 in the depot, 3 in the spare list, 2 in the head list; 3 went back.
     ASSERT_EQ(backend_.live_count(), 34u);
