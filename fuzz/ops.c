@@ -714,7 +714,7 @@ static void settle_release(Run* r, const Block* b, uint64_t free_calls, bool cac
                  * block and the ones below it are dropped, and the free
                  * reports it (free_live). */
                 size_t dropped = 0;
-                for (size_t i = 0; i < spare->count; i++) {
+                for (size_t i = 0; r->smashed_spare != NULL && i < spare->count; i++) {
                     if (spare->raw[i] == r->smashed_spare) dropped = i + 1;
                 }
                 if (dropped != 0) {
