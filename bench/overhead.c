@@ -485,6 +485,8 @@ static const char* short_name(const char* name) {
     if (strcmp(name, "baseline-header/mimalloc") == 0) return "b-hdr/mi";
     if (strcmp(name, "strategy/jemalloc") == 0) return "strat/je";
     if (strcmp(name, "strategy/mimalloc") == 0) return "strat/mi";
+    if (strcmp(name, "strategy+cache/jemalloc") == 0) return "s+c/je";
+    if (strcmp(name, "strategy+cache/mimalloc") == 0) return "s+c/mi";
     return name;
 }
 

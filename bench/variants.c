@@ -156,20 +156,31 @@ static bool strategy_cache_setup(void** context) {
 }
 
 #if BENCH_HAVE_PEERS
-static bool strategy_je_setup(void** context) {
+/* The strategy over a peer, with `cache_blocks` per class (0: no cache). */
+static bool strategy_peer_setup(void** context, void* (*allocate)(void*, size_t), void (*release)(void*, void*),
+                                size_t cache_blocks) {
     DefaultStrategyConfig config;
     memset(&config, 0, sizeof config);
-    config.backend_allocate = peer_je_alloc;
-    config.backend_free = peer_je_free;
+    config.backend_allocate = allocate;
+    config.backend_free = release;
+    config.thread_cache_blocks = cache_blocks;
     return strategy_setup_with(context, &config);
 }
 
+static bool strategy_je_setup(void** context) {
+    return strategy_peer_setup(context, peer_je_alloc, peer_je_free, 0);
+}
+
+static bool strategy_cache_je_setup(void** context) {
+    return strategy_peer_setup(context, peer_je_alloc, peer_je_free, BENCH_THREAD_CACHE_BLOCKS);
+}
+
 static bool strategy_mi_setup(void** context) {
-    DefaultStrategyConfig config;
-    memset(&config, 0, sizeof config);
-    config.backend_allocate = peer_mi_alloc;
-    config.backend_free = peer_mi_free;
-    return strategy_setup_with(context, &config);
+    return strategy_peer_setup(context, peer_mi_alloc, peer_mi_free, 0);
+}
+
+static bool strategy_cache_mi_setup(void** context) {
+    return strategy_peer_setup(context, peer_mi_alloc, peer_mi_free, BENCH_THREAD_CACHE_BLOCKS);
 }
 #endif
 
@@ -355,6 +366,9 @@ const bench_variant bench_variants[] = {
     BENCH_STRATEGY_VARIANT("strategy/jemalloc", "jemalloc",
                            "//:default_strategy with jemalloc as its backend",
                            strategy_je_setup),
+    BENCH_STRATEGY_VARIANT("strategy+cache/jemalloc", "jemalloc",
+                           "//:default_strategy with jemalloc as its backend and thread_cache_blocks = 8",
+                           strategy_cache_je_setup),
     BENCH_PLAIN_VARIANT("mimalloc", NULL,
                         "raw mimalloc 2.0 mi_malloc/mi_free",
                         mimalloc, peer_mi_alloc, peer_mi_free),
@@ -364,6 +378,9 @@ const bench_variant bench_variants[] = {
     BENCH_STRATEGY_VARIANT("strategy/mimalloc", "mimalloc",
                            "//:default_strategy with mimalloc as its backend",
                            strategy_mi_setup),
+    BENCH_STRATEGY_VARIANT("strategy+cache/mimalloc", "mimalloc",
+                           "//:default_strategy with mimalloc as its backend and thread_cache_blocks = 8",
+                           strategy_cache_mi_setup),
 #endif
 };
 

@@ -13,8 +13,10 @@
  *   baseline-atomic    header + shared atomic counters           vs malloc
  *   jemalloc           raw mallocx/dallocx                        (reference)
  *   strategy/jemalloc  the strategy with jemalloc as its backend vs jemalloc
+ *   strategy+cache/jemalloc  the same with the thread cache      vs jemalloc
  *   mimalloc           raw mi_malloc/mi_free                      (reference)
  *   strategy/mimalloc  the strategy with mimalloc as its backend vs mimalloc
+ *   strategy+cache/mimalloc  the same with the thread cache      vs mimalloc
  *
  * Every run gets a fresh context (a new strategy, zeroed baseline counters),
  * and ends by checking the variant's own figures against what the workload
