@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Instructions the strategy adds per allocate/deallocate pair, against raw
-# malloc, counted by valgrind's callgrind (deterministic: one thread, a fixed
-# seed, a fixed number of operations).
+# Instructions the strategy adds per allocate/deallocate pair, against the
+# raw allocator beneath it (malloc unless REFERENCE says otherwise), counted
+# by valgrind's callgrind (deterministic: one thread, a fixed seed, a fixed
+# number of operations).
 #
 #   bench/callgrind.sh                    # builds //bench:overhead (-c opt -g)
 #   bench/callgrind.sh path/to/overhead   # uses that binary
@@ -9,7 +10,9 @@
 # Environment:
 #   OPS=200000        operations per run (about half are allocations)
 #   WORKLOADS="mixed small"
-#   VARIANTS="strategy baseline-header"   compared with malloc (always run)
+#   VARIANTS="strategy baseline-header"   compared with the reference (always run)
+#   REFERENCE=malloc  the raw allocator compared with: malloc, jemalloc or mimalloc
+#                     (e.g. REFERENCE=mimalloc VARIANTS="strategy/mimalloc strategy+cache/mimalloc")
 #   OUT=dir           where callgrind files and annotations go (default: a temp dir)
 #   ANNOTATE=1        also write per-line annotations of the strategy's hot path
 #                     (src/default_strategy.c, src/memstats_internal.h, ...) to $OUT
@@ -18,9 +21,9 @@
 # Only the timed work is counted (--toggle-collect='run_*': the workload
 # functions of bench/variants.c), so start-up, thread creation and strategy
 # creation are left out.  Every variant performs the same requests, so
-# (instructions of the variant - instructions of raw malloc) / allocations is
+# (instructions of the variant - instructions of the reference) / allocations is
 # what the variant adds per allocate/deallocate pair, including any extra work
-# malloc does because each request is 16 bytes larger.  "own" is the part spent
+# the backend does because each request is 16 bytes larger.  "own" is the part spent
 # in the library's code (every function and inlined line from src/, such as
 # default_allocate, default_deallocate and the cache's out-of-line paths),
 # "backend" the rest of the difference (negative for strategy+cache, whose
@@ -32,6 +35,7 @@ root="$(dirname "$here")"
 OPS="${OPS:-200000}"
 WORKLOADS="${WORKLOADS:-mixed small}"
 VARIANTS="${VARIANTS:-strategy baseline-header}"
+REFERENCE="${REFERENCE:-malloc}"
 BAZEL="${BAZEL:-bazel}"
 read -r -a startup <<<"${BAZEL_STARTUP:-}"
 read -r -a flags <<<"${BAZEL_FLAGS:-}"
@@ -73,22 +77,22 @@ run() {
     echo "$instructions $allocations $own"
 }
 
-printf '%-8s %-16s %14s %12s %10s %8s %8s\n' workload variant instructions allocations "+/pair" own backend
+printf '%-8s %-24s %14s %12s %10s %8s %8s\n' workload variant instructions allocations "+/pair" own backend
 for workload in $WORKLOADS; do
-    read -r base_ir base_allocs _ < <(run malloc "$workload")
-    printf '%-8s %-16s %14s %12s %10s %8s %8s\n' "$workload" malloc "$base_ir" "$base_allocs" - - -
+    read -r base_ir base_allocs _ < <(run "$REFERENCE" "$workload")
+    printf '%-8s %-24s %14s %12s %10s %8s %8s\n' "$workload" "$REFERENCE" "$base_ir" "$base_allocs" - - -
     for variant in $VARIANTS; do
         read -r ir allocs own < <(run "$variant" "$workload")
         if [[ "$allocs" != "$base_allocs" ]]; then
-            echo "callgrind.sh: $variant did $allocs allocations, malloc $base_allocs" >&2
+            echo "callgrind.sh: $variant did $allocs allocations, $REFERENCE $base_allocs" >&2
             exit 1
         fi
         awk -v w="$workload" -v v="$variant" -v ir="$ir" -v b="$base_ir" -v n="$allocs" -v own="$own" 'BEGIN {
             added = (ir - b) / n; mine = own / n
-            printf "%-8s %-16s %14d %12d %10.1f %8.1f %8.1f\n", w, v, ir, n, added, mine, added - mine }'
+            printf "%-8s %-24s %14d %12d %10.1f %8.1f %8.1f\n", w, v, ir, n, added, mine, added - mine }'
     done
 done
-echo "(+/pair = (instructions - malloc's) / allocations; callgrind files in $OUT)"
+echo "(+/pair = (instructions - $REFERENCE's) / allocations; callgrind files in $OUT)"
 
 if [[ "${ANNOTATE:-0}" == 1 ]]; then
     for workload in $WORKLOADS; do
