@@ -377,9 +377,17 @@ static void swap_lists(CacheClass* a, CacheClass* b) {
 }
 
 /* The list an empty head list of class c is refilled from: the spare list,
- * else the depot's first, NULL if none. */
+ * else, unless the class is cooling down (the thread's spare list of c
+ * left within its last 2N refills), the depot's first; NULL if none. */
 static CacheClass* refill_source(Run* r, size_t c) {
-    return r->spare[c].count != 0 ? &r->spare[c] : depot_first(r, c);
+    if (r->spare[c].count != 0) return &r->spare[c];
+    return r->cooldown[c] != 0 ? NULL : depot_first(r, c);
+}
+
+/* A request of class c found the head list empty and went on to refill
+ * it: a refill without the spare list counts the cooldown down. */
+static void count_refill(Run* r, size_t c) {
+    if (r->spare[c].count == 0 && r->cooldown[c] != 0) r->cooldown[c]--;
 }
 
 /* The block a pop from class c takes (the last one kept in the head list,
@@ -473,6 +481,7 @@ static void cache_free_all(Run* r) {
     memset(r->cache, 0, sizeof r->cache);
     memset(r->spare, 0, sizeof r->spare);
     memset(r->depot, 0, sizeof r->depot);
+    memset(r->cooldown, 0, sizeof r->cooldown);
     r->cached_total = 0;
 }
 
@@ -544,7 +553,9 @@ static bool settle_allocation(Run* r, unsigned char* p, const Request* q, const 
     /* A valid request the status allows takes the last block kept in its
      * class, if any, without asking the backend (on the hot path, whose
      * gate is open while the strategy is ACTIVE, see op_degrade). */
-    unsigned char* popped = q->invalid || !allowed || r->gates_closed ? NULL : cache_top(r, q->cache);
+    bool looks = !q->invalid && allowed && !r->gates_closed; /* at the thread's cache, for a cached size */
+    unsigned char* popped = looks ? cache_top(r, q->cache) : NULL;
+    if (looks && q->cache != 0 && popped == NULL) count_refill(r, q->cache);
     bool backend_refuses = !q->invalid && popped == NULL && (before->fail_next || q->backend > BACKEND_CAP);
     /* One thread: usage may reach the limit exactly. */
     bool over_limit = r->limit != 0 && size > r->limit - sh->current;
@@ -708,6 +719,7 @@ static void settle_release(Run* r, const Block* b, uint64_t free_calls, bool cac
         backs = 0;
         back = NULL;
         if (r->cache[c].count == r->cache_blocks) {
+            if (spare->count != 0) r->cooldown[c] = r->cache_blocks < 128 ? 2 * (unsigned)r->cache_blocks : 255;
             if (spare->count != 0 && !depot_put(r, c)) {
                 /* The spare list goes back, most recent first, up to a
                  * block whose header was written (op_smash_spare): that

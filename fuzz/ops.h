@@ -111,6 +111,9 @@ typedef struct Run {
     CacheClass cache[CACHE_CLASSES];              /* the head lists (up to N blocks) */
     CacheClass spare[CACHE_CLASSES];              /* the spare lists (empty or N blocks) */
     CacheClass depot[CACHE_CLASSES][DEPOT_LISTS]; /* the depot's lists (empty or N blocks) */
+    /* Refills of class c still to skip the depot: 2N (at most 255) once
+     * the spare list of c leaves, one less with each (refill_source). */
+    unsigned cooldown[CACHE_CLASSES];
     size_t cached_total; /* blocks in all of them */
     /* Blocks of head lists the strategy dropped (op_smash_cached): never
      * used again nor given back, so the backend keeps them to the end. */

@@ -209,12 +209,18 @@ static MS_NOINLINE ms_block_header* depot_take(ms_default* s, size_t c) {
 }
 
 /* Class c of `cache` has an empty head list: refills it with the spare
- * list, else with a list from the depot.  False if neither had one. */
+ * list, else with a list from the depot, unless the thread's own spare
+ * list of c left within its last MS_CACHE_COOLDOWN(N) refills (each such
+ * refill counts one down).  False if none was had. */
 static MS_ALWAYS_INLINE bool cache_refill(ms_default* s, ms_thread_cache* cache, size_t c) {
     ms_block_header* list = cache->spare[c];
     if (list != NULL) {
         cache->spare[c] = NULL;
     } else {
+        if (cache->cooldown[c] != 0) { /* this thread gave a list of c lately: not the depot's */
+            cache->cooldown[c]--;
+            return false;
+        }
         if (!depot_seen_list(s, c)) return false;
         list = depot_take(s, c);
         if (list == NULL) return false;
@@ -276,8 +282,9 @@ static MS_NOINLINE void cache_keep_or_release(ms_default* s, void** cell, ms_blo
         if (cache != NULL) {
             ms_block_header* corrupted = NULL;
             if (cache->count[c] >= s->cache_blocks) {
-                if (cache->spare[c] != NULL && !depot_put(s, cache->spare[c], c)) {
-                    corrupted = cache_release_list(s, cache->spare[c], c);
+                if (cache->spare[c] != NULL) {
+                    cache->cooldown[c] = MS_CACHE_COOLDOWN(s->cache_blocks);
+                    if (!depot_put(s, cache->spare[c], c)) corrupted = cache_release_list(s, cache->spare[c], c);
                 }
                 cache->spare[c] = cache->head[c];
                 cache->head[c] = NULL;

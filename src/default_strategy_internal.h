@@ -136,14 +136,26 @@ typedef struct ms_tracking ms_tracking;
  * full list of N blocks (a full head[c] moves there, and it moves back when
  * head[c] runs empty).  Only spare lists go to the depot, and a list taken
  * from the depot becomes head[c], so a thread whose use of a class swings
- * by fewer than N blocks never touches the depot.  Each block's check
- * stays a freed one (computed with the link as its size), so a second free
- * of a cached block is STRATEGY_ERROR_DOUBLE_FREE. */
+ * by fewer than N blocks never touches the depot.  A thread whose spare
+ * list of class c has just left (to the depot or the backend) frees that
+ * class as well as allocating it: its next cooldown[c] refills skip the
+ * depot and ask the backend, so two such threads do not trade their lists
+ * through the depot, which would leave each with blocks next to the
+ * other's in memory, written from both cores (MS_CACHE_COOLDOWN, see The
+ * thread cache in docs/PERFORMANCE.md); a thread that only allocates a
+ * class never gives a list of it and takes from the depot at once.  Each
+ * block's check stays a freed one (computed with the link as its size), so
+ * a second free of a cached block is STRATEGY_ERROR_DOUBLE_FREE. */
 typedef struct ms_thread_cache {
     void* head[MS_CACHE_CLASSES]; /* first: the hot paths index it (and count) with no added offset */
     uint16_t count[MS_CACHE_CLASSES]; /* blocks in head[c], at most cache_blocks */
     void* spare[MS_CACHE_CLASSES];
+    uint8_t cooldown[MS_CACHE_CLASSES]; /* refills of class c still to skip the depot */
 } ms_thread_cache;
+
+/* The refills of a class that skip the depot after the thread's spare list
+ * of the class left: 2N (at most 255). */
+#define MS_CACHE_COOLDOWN(blocks) ((uint8_t)((blocks) < 128u ? 2u * (blocks) : 255u))
 
 /* Lists the depot holds per class. */
 #define MS_DEPOT_LISTS 4u

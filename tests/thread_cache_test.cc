@@ -159,16 +159,30 @@ TEST_F(ThreadCacheTest, KeepsTwoListsPerClassAndHandsSpareListsToTheDepot) {
         EXPECT_EQ(backend_.IsLive(Raw(blocks[i])), j < 12 || j >= 15) << i;
     }
 
-    // Last in, first out within each list.
-    const size_t kOrder[] = {19, 18, 17, 16, 15, 2, 1, 0, 5, 4, 3, 8, 7, 6, 11, 10, 9};
+    // Last in, first out within each list: the head list, the spare list;
+    // then, as this thread gave lists of the class away, its next 2N = 6
+    // misses ask the backend (the cooldown); then the depot's lists in slot
+    // order; then the backend again.
+    const size_t kOwn[] = {19, 18, 17, 16, 15};
+    const size_t kDepot[] = {2, 1, 0, 5, 4, 3, 8, 7, 6, 11, 10, 9};
+    const size_t kAgain = 5 + 6 + 12 + 1;
     std::vector<void*> again;
-    for (size_t i = 0; i < 19; i++) again.push_back(Allocate(s.get(), 75));
-    for (size_t i = 0; i < 17; i++) EXPECT_EQ(again[i], blocks[kPerClass + kOrder[i]]) << i;
-    EXPECT_EQ(backend_.allocate_calls(), 2 * kPerClass + 2);  // the last two
+    // Allocates `count` more blocks of the class; returns the backend calls they made.
+    auto more = [&](size_t count) {
+        uint64_t calls = backend_.allocate_calls();
+        for (size_t i = 0; i < count; i++) again.push_back(Allocate(s.get(), 75));
+        return backend_.allocate_calls() - calls;
+    };
+    EXPECT_EQ(more(5), 0u);
+    for (size_t i = 0; i < 5; i++) EXPECT_EQ(again[i], blocks[kPerClass + kOwn[i]]) << i;
+    EXPECT_EQ(more(6), 6u);
+    EXPECT_EQ(more(12), 0u);
+    for (size_t i = 0; i < 12; i++) EXPECT_EQ(again[11 + i], blocks[kPerClass + kDepot[i]]) << i;
+    EXPECT_EQ(more(1), 1u);
     for (void* p : again) Free(s.get(), p);
     EXPECT_EQ(get_current_usage(s.get()), 0u);
-    EXPECT_EQ(get_allocation_count(s.get()), 2 * kPerClass + 19);
-    EXPECT_EQ(get_deallocation_count(s.get()), 2 * kPerClass + 19);
+    EXPECT_EQ(get_allocation_count(s.get()), 2 * kPerClass + kAgain);
+    EXPECT_EQ(get_deallocation_count(s.get()), 2 * kPerClass + kAgain);
     EXPECT_EQ(errors_.size(), 0u);
 }
 
@@ -235,6 +249,40 @@ TEST_F(ThreadCacheTest, AProducerReusesWhatAConsumerFreedThroughTheDepot) {
     EXPECT_EQ(get_current_usage(s.get()), 0u);
     EXPECT_EQ(get_allocation_count(s.get()), 2 * kBlocks);
     EXPECT_EQ(get_deallocation_count(s.get()), 2 * kBlocks);
+    EXPECT_EQ(errors_.size(), 0u);
+}
+
+// Threads that both allocate and free a class keep their own blocks rather
+// than trade lists through the depot: a thread whose spare list of a class
+// has left asks the backend for its next 2N misses of the class, whatever
+// the depot holds; a thread that has only allocated the class takes from
+// the depot at once (AProducerReusesWhatAConsumerFreedThroughTheDepot).
+TEST_F(ThreadCacheTest, AThreadThatGaveAListAsksTheBackendBeforeTakingFromTheDepot) {
+    Strategy s = Create(3);
+    Worker worker;
+    std::vector<void*> theirs, mine, again;
+    worker.Run([&] {
+        for (size_t i = 0; i < 20; i++) theirs.push_back(Allocate(s.get(), 64));
+    });
+    // This thread's 7th free hands its first list (mine[0..2]) to the depot.
+    for (size_t i = 0; i < 7; i++) mine.push_back(Allocate(s.get(), 64));
+    for (void* p : mine) Free(s.get(), p);
+    // The worker's frees fill the depot's other 3 slots (and give the rest back).
+    worker.Run([&] {
+        for (void* p : theirs) Free(s.get(), p);
+    });
+    uint64_t calls = backend_.allocate_calls();
+    for (size_t i = 0; i < 4 + 6; i++) again.push_back(Allocate(s.get(), 64));  // its own 4, then 2N misses
+    EXPECT_EQ(backend_.allocate_calls() - calls, 6u);
+    for (size_t i = 0; i < 4; i++) EXPECT_EQ(again[i], mine[6 - i]) << i;
+    std::set<void*> listed(theirs.begin(), theirs.begin() + 9);  // the worker's 3 lists in the depot
+    for (size_t i = 0; i < 3 + 9; i++) again.push_back(Allocate(s.get(), 64));  // then the depot's 4 lists
+    EXPECT_EQ(backend_.allocate_calls() - calls, 6u);
+    for (size_t i = 0; i < 3; i++) EXPECT_EQ(again[10 + i], mine[2 - i]) << i;
+    for (size_t i = 13; i < again.size(); i++) EXPECT_EQ(listed.count(again[i]), 1u) << i;
+    for (void* p : again) Free(s.get(), p);
+    EXPECT_EQ(get_current_usage(s.get()), 0u);
+    EXPECT_EQ(get_allocation_count(s.get()), 20u + 7u + 22u);
     EXPECT_EQ(errors_.size(), 0u);
 }
 
