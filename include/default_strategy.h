@@ -159,15 +159,22 @@ typedef struct DefaultStrategyConfig {
      * resized and aligned blocks come from the backend, and a block freed
      * by reallocate goes back to it.  An allocation served from the cache
      * does not call the backend, which makes the strategy cheaper than the
-     * backend alone where blocks are reused (docs/PERFORMANCE.md).  Frees
+     * backend alone where blocks are reused and the backend's own path is
+     * longer than the cache's (glibc's malloc, less so jemalloc; not
+     * mimalloc: docs/PERFORMANCE.md).  Frees
      * fill a class's head list; a full head list becomes the spare list,
      * and a spare list already there goes to the strategy's depot (up to 4
      * lists of N per class, shared by all threads) or, if the depot's lists
      * of the class are taken, back to the backend.  Allocations empty the head list, which
-     * is then refilled from the spare list, else from the depot.  So a
-     * thread's own swings of fewer than N blocks stay with it, and blocks
-     * one thread frees serve another thread's allocations (producers and
-     * consumers).  Statistics count a cached block as freed, and its
+     * is then refilled from the spare list, else from the depot, except
+     * that a thread whose spare list of the class has just left skips the
+     * depot on its next 2 * N refills of the class (at most 255) and asks
+     * the backend.  So a thread's own swings of fewer than N blocks stay
+     * with it, blocks one thread frees serve another thread's allocations
+     * (producers and consumers), and threads that both allocate and free a
+     * class keep their own blocks instead of trading lists (which would
+     * leave their small blocks side by side in memory, written from two
+     * cores).  Statistics count a cached block as freed, and its
      * header stays marked freed, so a second free of it is
      * STRATEGY_ERROR_DOUBLE_FREE; under AddressSanitizer its memory is
      * poisoned.  The lists are linked through the blocks' headers, sealed
