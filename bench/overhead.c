@@ -592,8 +592,11 @@ static void print_markdown(results* r, const options* o) {
             }
             if (w == BENCH_READERS) {
                 const bench_variant* s = bench_find_variant("strategy");
-                cell* c = s == NULL ? NULL : cell_at(r, w, ti, (size_t)(s - bench_variants));
-                printf(" %.0f |", c == NULL ? 0.0 : quantile(&c->reads_per_second, 0.5));
+                if (s != NULL && o->variant[s - bench_variants]) {
+                    printf(" %.0f |", quantile(&cell_at(r, w, ti, (size_t)(s - bench_variants))->reads_per_second, 0.5));
+                } else {
+                    printf(" - |"); /* the strategy was not measured */
+                }
             }
             printf("\n");
         }
