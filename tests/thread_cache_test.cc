@@ -143,8 +143,9 @@ TEST_F(ThreadCacheTest, ThePeakAfterAResetKeepsTheAllocationsAfterIt) {
 // makes it the spare list (handing a spare list already there to the depot,
 // 4 lists per class, or with the depot's lists of the class taken too,
 // giving it back to the backend) and starts a new head list.  Requests of
-// the class then pop the head list, then the spare list, then the depot's
-// lists in slot order, then ask the backend.
+// the class then pop the head list, then the spare list, then (after the
+// 2N misses of the cooldown, as this thread has given lists away) the
+// depot's lists in slot order, then ask the backend.
 TEST_F(ThreadCacheTest, KeepsTwoListsPerClassAndHandsSpareListsToTheDepot) {
     const size_t kPerClass = 20;
     Strategy s = Create(3);
