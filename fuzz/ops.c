@@ -698,6 +698,29 @@ static void op_allocate_aligned(Run* r, size_t alignment, size_t size) {
     settle_allocation(r, p, &q, &before);
 }
 
+/* A spare list whose class's depot lists are all taken goes back to the
+ * backend, most recent first, up to a block whose header was written
+ * (op_smash_spare): that block and the ones below it are dropped, and the
+ * free reports it (free_live).  Checks that the rest went back; returns
+ * how many did, with the last of them in *back (NULL if none), and
+ * empties the list. */
+static uint64_t spare_back(Run* r, CacheClass* spare, unsigned char** back) {
+    size_t dropped = 0;
+    for (size_t i = 0; r->smashed_spare != NULL && i < spare->count; i++) {
+        if (spare->raw[i] == r->smashed_spare) dropped = i + 1;
+    }
+    if (dropped != 0) {
+        r->walk_reported = r->smashed_spare;
+        r->smashed_spare = NULL;
+    }
+    for (size_t i = 0; i < dropped; i++) list_append(&r->lost, spare->raw[i]);
+    for (size_t i = dropped; i < spare->count; i++) FUZZ_CHECK(backend_got_back(&r->backend, spare->raw[i]));
+    uint64_t backs = spare->count - dropped;
+    *back = dropped < spare->count ? spare->raw[dropped] : NULL;
+    r->cached_total -= spare->count;
+    spare->count = 0;
+    return backs;
+}
 /* The main strategy released block `b` (a free, or the old block of a
  * resize), the backend having had `free_calls` frees before the call;
  * `cacheable`: a free (through the vtable's deallocate or a direct
@@ -719,28 +742,10 @@ static void settle_release(Run* r, const Block* b, uint64_t free_calls, bool cac
         backs = 0;
         back = NULL;
         if (r->cache[c].count == r->cache_blocks) {
-            if (spare->count != 0) r->cooldown[c] = r->cache_blocks < 128 ? 2 * (unsigned)r->cache_blocks : 255;
-            if (spare->count != 0 && !depot_put(r, c)) {
-                /* The spare list goes back, most recent first, up to a
-                 * block whose header was written (op_smash_spare): that
-                 * block and the ones below it are dropped, and the free
-                 * reports it (free_live). */
-                size_t dropped = 0;
-                for (size_t i = 0; r->smashed_spare != NULL && i < spare->count; i++) {
-                    if (spare->raw[i] == r->smashed_spare) dropped = i + 1;
-                }
-                if (dropped != 0) {
-                    r->walk_reported = r->smashed_spare;
-                    r->smashed_spare = NULL;
-                }
-                for (size_t i = 0; i < dropped; i++) list_append(&r->lost, spare->raw[i]);
-                for (size_t i = dropped; i < spare->count; i++) {
-                    FUZZ_CHECK(backend_got_back(&r->backend, spare->raw[i]));
-                }
-                backs = spare->count - dropped;
-                back = dropped < spare->count ? spare->raw[dropped] : NULL;
-                r->cached_total -= spare->count;
-                spare->count = 0;
+            if (spare->count != 0) {
+                /* The spare list leaves, so the class cools down (refill_source). */
+                r->cooldown[c] = r->cache_blocks < 128 ? 2 * (unsigned)r->cache_blocks : 255;
+                if (!depot_put(r, c)) backs = spare_back(r, spare, &back);
             }
             swap_lists(&r->cache[c], spare); /* the full head list becomes the spare one */
         }
