@@ -11,8 +11,9 @@
 #   OPS=200000        operations per run (about half are allocations)
 #   WORKLOADS="mixed small"
 #   VARIANTS="strategy baseline-header"   compared with the reference (always run)
-#   REFERENCE=malloc  the raw allocator compared with: malloc, jemalloc or mimalloc
-#                     (e.g. REFERENCE=mimalloc VARIANTS="strategy/mimalloc strategy+cache/mimalloc")
+#   REFERENCE=malloc  the raw allocator compared with: malloc, jemalloc or
+#                     mimalloc (e.g. REFERENCE=mimalloc
+#                     VARIANTS="strategy/mimalloc strategy+cache/mimalloc")
 #   OUT=dir           where callgrind files and annotations go (default: a temp dir)
 #   ANNOTATE=1        also write per-line annotations of the strategy's hot path
 #                     (src/default_strategy.c, src/memstats_internal.h, ...) to $OUT
@@ -21,13 +22,14 @@
 # Only the timed work is counted (--toggle-collect='run_*': the workload
 # functions of bench/variants.c), so start-up, thread creation and strategy
 # creation are left out.  Every variant performs the same requests, so
-# (instructions of the variant - instructions of the reference) / allocations is
-# what the variant adds per allocate/deallocate pair, including any extra work
-# the backend does because each request is 16 bytes larger.  "own" is the part spent
-# in the library's code (every function and inlined line from src/, such as
-# default_allocate, default_deallocate and the cache's out-of-line paths),
-# "backend" the rest of the difference (negative for strategy+cache, whose
-# thread cache serves most requests without calling malloc).
+# (instructions of the variant - instructions of the reference) /
+# allocations is what the variant adds per allocate/deallocate pair,
+# including any extra work the backend does because each request is 16
+# bytes larger.  "own" is the part spent in the library's code (every
+# function and inlined line from src/, such as default_allocate,
+# default_deallocate and the cache's out-of-line paths), "backend" the rest
+# of the difference (negative for strategy+cache, whose thread cache serves
+# most requests without calling the backend).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
