@@ -17,6 +17,11 @@
 #   OUT=dir           where callgrind files and annotations go (default: a temp dir)
 #   ANNOTATE=1        also write per-line annotations of the strategy's hot path
 #                     (src/default_strategy.c, src/memstats_internal.h, ...) to $OUT
+#   CACHE_SIM=1       also simulate the data cache (a fixed 32 KiB 8-way L1 and
+#                     8 MiB 16-way last level, 64-byte lines, whatever the machine
+#                     has) and report the L1 data misses (reads and writes) the
+#                     variant adds per pair: the locality of the blocks handed
+#                     out, which instruction counts miss (slower: about 3x)
 #   BAZEL=bazel BAZEL_STARTUP="--output_base=..." BAZEL_FLAGS="--jobs=2"
 #
 # Only the timed work is counted (--toggle-collect='run_*': the workload
@@ -59,39 +64,52 @@ fi
 OUT="${OUT:-$(mktemp -d /tmp/callgrind.XXXXXX)}"
 mkdir -p "$OUT"
 
-# run VARIANT WORKLOAD -> "instructions allocations own"
+# run VARIANT WORKLOAD -> "instructions allocations own d1-misses"
 run() {
     local variant="$1" workload="$2" file="$OUT/callgrind.$2.${1//\//_}"
     local extra=()
-    [[ "${ANNOTATE:-0}" == 1 ]] && extra=(--dump-instr=yes)
+    [[ "${ANNOTATE:-0}" == 1 ]] && extra+=(--dump-instr=yes)
+    [[ "${CACHE_SIM:-0}" == 1 ]] && extra+=(--cache-sim=yes --I1=32768,8,64 --D1=32768,8,64 --LL=8388608,16,64)
     local line
     line="$(valgrind --tool=callgrind --toggle-collect='run_*' "${extra[@]}" \
         --callgrind-out-file="$file" "$bin" --single="$variant" --workloads="$workload" \
         --threads=1 --ops="$OPS" 2>"$file.log" | grep '^single ')"
     grep -q 'ok=1' <<<"$line" || { echo "callgrind.sh: $variant $workload failed: $line" >&2; exit 1; }
-    local allocations instructions own
+    local allocations instructions own d1=0
     allocations="$(sed -n 's/.*allocations=\([0-9]*\).*/\1/p' <<<"$line")"
     instructions="$(callgrind_annotate "$file" 2>/dev/null |
         awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')"
+    if [[ "${CACHE_SIM:-0}" == 1 ]]; then # the totals line: Ir Dr Dw I1mr D1mr D1mw ...
+        d1="$(callgrind_annotate "$file" 2>/dev/null |
+            awk '/PROGRAM TOTALS/ && !seen {seen = 1; for (i = 1; i <= NF; i++) if ($i ~ /^[0-9,]+$/) {
+                     n++; gsub(",", "", $i); if (n == 5 || n == 6) s += $i }}
+                 END {print s + 0}')"
+    fi
     own="$(callgrind_annotate --auto=no --inclusive=no --threshold=100 "$file" 2>/dev/null |
         awk '/\/src\/[^ ]*:/ {gsub(",", "", $1); s += $1}
              END {print s + 0}')"
-    echo "$instructions $allocations $own"
+    echo "$instructions $allocations $own $d1"
 }
 
-printf '%-8s %-24s %14s %12s %10s %8s %8s\n' workload variant instructions allocations "+/pair" own backend
+sim="${CACHE_SIM:-0}"
+printf '%-8s %-24s %14s %12s %10s %8s %8s' workload variant instructions allocations "+/pair" own backend
+if [[ "$sim" == 1 ]]; then printf ' %18s\n' "L1 misses +/pair"; else printf '\n'; fi
 for workload in $WORKLOADS; do
-    read -r base_ir base_allocs _ < <(run "$REFERENCE" "$workload")
-    printf '%-8s %-24s %14s %12s %10s %8s %8s\n' "$workload" "$REFERENCE" "$base_ir" "$base_allocs" - - -
+    read -r base_ir base_allocs _ base_d1 < <(run "$REFERENCE" "$workload")
+    printf '%-8s %-24s %14s %12s %10s %8s %8s' "$workload" "$REFERENCE" "$base_ir" "$base_allocs" - - -
+    if [[ "$sim" == 1 ]]; then printf ' %18s\n' -; else printf '\n'; fi
     for variant in $VARIANTS; do
-        read -r ir allocs own < <(run "$variant" "$workload")
+        read -r ir allocs own d1 < <(run "$variant" "$workload")
         if [[ "$allocs" != "$base_allocs" ]]; then
             echo "callgrind.sh: $variant did $allocs allocations, $REFERENCE $base_allocs" >&2
             exit 1
         fi
-        awk -v w="$workload" -v v="$variant" -v ir="$ir" -v b="$base_ir" -v n="$allocs" -v own="$own" 'BEGIN {
+        awk -v w="$workload" -v v="$variant" -v ir="$ir" -v b="$base_ir" -v n="$allocs" -v own="$own" \
+            -v d1="$d1" -v bd1="$base_d1" -v sim="$sim" 'BEGIN {
             added = (ir - b) / n; mine = own / n
-            printf "%-8s %-24s %14d %12d %10.1f %8.1f %8.1f\n", w, v, ir, n, added, mine, added - mine }'
+            printf "%-8s %-24s %14d %12d %10.1f %8.1f %8.1f", w, v, ir, n, added, mine, added - mine
+            if (sim == 1) printf " %18.2f", (d1 - bd1) / n
+            printf "\n" }'
     done
 done
 echo "(+/pair = (instructions - $REFERENCE's) / allocations; callgrind files in $OUT)"
