@@ -502,19 +502,30 @@ def ops_cache_seeds():
         b"".join(small(n) for n in (18, 19, 20, 21, 22, 23, 24)) + reads(),
         "cache_smashed_at_destroy_leak": bytes([EXTENSION | leak]) + ext(0, 2, (3, 15, 0x80)) +
         small(100) + b"".join(small(n) for n in (18, 19, 20, 21, 22, 23, 24)) + free_op(1) * 7 + reads(),
-        # A write into a block of a spare list that then goes back
-        # (extension bit 7: opcode 21 is op_smash_spare).  N = 2: twelve
-        # frees of class 3 fill the head list, the spare list and the
-        # depot's four lists, so the next free of the class makes the head
-        # list the spare one and gives the old spare list back, from its
-        # last kept block on.  Block 0 (the first kept: the other goes back
-        # first, then CORRUPTED_BLOCK); one more free fills the head list
-        # again, then block 1 (the last kept: nothing goes back); the cache
-        # goes on serving the class.
+        # A write into a block of a full spare list, then a free of the
+        # class (extension bit 7: opcode 21 is op_smash_spare).  N = 2:
+        # twelve frees of class 3 fill the head list, the spare list and the
+        # depot's four lists, so the next free of the class finds the depot
+        # full: its own block goes back and starts a spill of one, and
+        # nothing reports the write (block 0 of the spare list), which is
+        # undone.  One more free spills; then a write into block 1 and a
+        # free that finds the depot full again; the cache goes on serving
+        # the class.
         "cache_smashed_spare": bytes([EXTENSION]) + ext(0, 2, smash_spare=True) +
         small(20) * 16 + free_op(0) * 12 + bytes([SMASH_CACHED, 0, 0, 0x01]) + reads() +
         free_op(0) + bytes([SMASH_CACHED, 1, 15, 0x80]) + reads() +
         small(17) + small(24) + free_op(0) + bytes([DOUBLE_FREE, 3]) + reads(),
+        # The spill outlasts a depot slot that comes free.  N = 2: twelve
+        # frees of class 3 fill the head list, the spare list and the
+        # depot's four lists; the 13th finds the depot full, so its block
+        # goes back and one more free into full lists will give its block
+        # back too.  Nine allocations pop the thread's 4, ask the backend
+        # for the 2N = 4 of the cooldown, then take a depot list (a slot
+        # comes free); three frees fill the lists again, the 4th spills
+        # (its block back, though the depot has room), the 5th hands the
+        # spare list to the free slot.
+        "cache_drain": bytes([EXTENSION]) + ext(0, 2) + small(20) * 14 + free_op(0) * 13 + reads() +
+        small(20) * 9 + free_op(0) * 4 + reads() + free_op(0) + reads(),
         # release_cached_blocks: N = 1 and seven frees of class 3 leave one
         # block in the head list, one in the spare list and four in the
         # depot (the seventh went back); all six go back, the figures stay,

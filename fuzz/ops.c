@@ -50,9 +50,10 @@
  * direct default_deallocate, which goes on as the vtable's entry) keeps it
  * in the head list (the backend not called), a full head list first
  * becoming the spare list, and a spare list already there going to the
- * first empty one of the depot's lists of the class or, with those full,
- * back to the backend (most recent first); the old block of a resize,
- * larger and aligned blocks always go back.  Only the vtable's allocate
+ * first empty one of the depot's lists of the class; with those full, the
+ * block itself goes back to the backend and both lists stay, and so do
+ * the blocks of the next N - 1 frees into the full lists (the spill); the
+ * old block of a resize, larger and aligned blocks always go back.  Only the vtable's allocate
  * and a direct default_allocate (or default_allocate_at without
  * track_allocations, a reallocate of NULL, an allocate_aligned of 16 or
  * less), which goes on as it, take a block from the cache: exactly the
@@ -67,12 +68,12 @@
  * looked at: it is filled as any new block.  A write into the header of a
  * cached block (op_smash_cached) makes the pop that reaches it report
  * CORRUPTED_BLOCK and drop its head list, whose blocks the backend keeps to
- * the end; the request is served as with an empty head list.  The walks
- * that give a list back check every block's header first: a write into a
- * block of a spare list that then goes back (extension bit 7,
- * op_smash_spare) makes that free report CORRUPTED_BLOCK after its own
- * work, the blocks above the written one going back and the rest dropped;
- * a write into the header of any cached block, at any depth of any list,
+ * the end; the request is served as with an empty head list.  A free
+ * walks no list, so a write into a block of a spare list goes unreported
+ * by a free that gives its own block back (extension bit 7,
+ * op_smash_spare).  The walks that give a list back check every block's
+ * header first: a write into the header of any cached block, at any depth
+ * of any list,
  * just before destroy (extension bit 6, smash_for_destroy) makes destroy
  * report CORRUPTED_BLOCK once, after the leak report, and give back every
  * other cached block but those below it in its list.
@@ -377,8 +378,9 @@ static void swap_lists(CacheClass* a, CacheClass* b) {
 }
 
 /* The list an empty head list of class c is refilled from: the spare list,
- * else, unless the class is cooling down (the thread's spare list of c
- * left within its last 2N refills), the depot's first; NULL if none. */
+ * else, unless the class is cooling down (a free found both lists of c
+ * full within the thread's last 2N refills of c), the depot's first; NULL
+ * if none. */
 static CacheClass* refill_source(Run* r, size_t c) {
     if (r->spare[c].count != 0) return &r->spare[c];
     return r->cooldown[c] != 0 ? NULL : depot_first(r, c);
@@ -482,6 +484,7 @@ static void cache_free_all(Run* r) {
     memset(r->spare, 0, sizeof r->spare);
     memset(r->depot, 0, sizeof r->depot);
     memset(r->cooldown, 0, sizeof r->cooldown);
+    memset(r->spill, 0, sizeof r->spill);
     r->cached_total = 0;
 }
 
@@ -698,59 +701,51 @@ static void op_allocate_aligned(Run* r, size_t alignment, size_t size) {
     settle_allocation(r, p, &q, &before);
 }
 
-/* A spare list whose class's depot lists are all taken goes back to the
- * backend, most recent first, up to a block whose header was written
- * (op_smash_spare): that block and the ones below it are dropped, and the
- * free reports it (free_live).  Checks that the rest went back; returns
- * how many did, with the last of them in *back (NULL if none), and
- * empties the list. */
-static uint64_t spare_back(Run* r, CacheClass* spare, unsigned char** back) {
-    size_t dropped = 0;
-    for (size_t i = 0; r->smashed_spare != NULL && i < spare->count; i++) {
-        if (spare->raw[i] == r->smashed_spare) dropped = i + 1;
+/* Whether class c keeps a block freed into it: its head list has room;
+ * or, full, becomes the spare list, the spare list there first going to
+ * the depot.  False (the block goes straight back) while the class
+ * spills, one less to go, or when the depot has no room for the spare
+ * list, which starts a spill of N - 1.  A look at the depot cools the
+ * class down (refill_source). */
+static bool class_keeps(Run* r, size_t c) {
+    if (r->cache[c].count < r->cache_blocks) return true;
+    if (r->spill[c] != 0) {
+        r->spill[c]--;
+        return false;
     }
-    if (dropped != 0) {
-        r->walk_reported = r->smashed_spare;
-        r->smashed_spare = NULL;
+    if (r->spare[c].count != 0) {
+        r->cooldown[c] = r->cache_blocks < 128 ? 2 * (unsigned)r->cache_blocks : 255;
+        if (!depot_put(r, c)) {
+            r->spill[c] = r->cache_blocks <= 256 ? (unsigned)r->cache_blocks - 1 : 255;
+            return false;
+        }
     }
-    for (size_t i = 0; i < dropped; i++) list_append(&r->lost, spare->raw[i]);
-    for (size_t i = dropped; i < spare->count; i++) FUZZ_CHECK(backend_got_back(&r->backend, spare->raw[i]));
-    uint64_t backs = spare->count - dropped;
-    *back = dropped < spare->count ? spare->raw[dropped] : NULL;
-    r->cached_total -= spare->count;
-    spare->count = 0;
-    return backs;
+    swap_lists(&r->cache[c], &r->spare[c]); /* the full head list becomes the spare one */
+    return true;
 }
+
 /* The main strategy released block `b` (a free, or the old block of a
  * resize), the backend having had `free_calls` frees before the call;
  * `cacheable`: a free (through the vtable's deallocate or a direct
  * default_deallocate), the way into the thread cache.  A plain block of a
- * cached size stays in its class; a full class's list becomes the spare
- * one, whose list first goes to the depot or, with the depot's lists of
- * the class full, back to the backend.  Otherwise, without a quarantine
- * the block goes straight back to the backend; with one it is kept, and
- * once `quarantine` blocks are kept the oldest goes back
- * (default_strategy.h): the block released `quarantine` releases ago.
- * Checks that exactly those blocks (or none) went back, then remembers
- * `b` for double frees. */
+ * cached size stays in its class while the head list has room; a full
+ * head list becomes the spare one, whose list first goes to the depot.
+ * With the depot's lists of the class full too, the block goes straight
+ * back and both lists stay, and so do the blocks of the next N - 1 frees
+ * into the full lists (the spill).  Otherwise, without a quarantine the
+ * block goes straight back to the backend; with one it is kept, and once
+ * `quarantine` blocks are kept the oldest goes back (default_strategy.h):
+ * the block released `quarantine` releases ago.  Checks that exactly
+ * those blocks (or none) went back, then remembers `b` for double frees. */
 static void settle_release(Run* r, const Block* b, uint64_t free_calls, bool cacheable) {
     unsigned char* back = b->raw; /* the last block the backend got back */
     uint64_t backs = 1;           /* how many it got back */
     size_t c = cacheable && b->alignment == 0 ? cache_class(r, b->size) : 0;
-    if (c != 0) {
-        CacheClass* spare = &r->spare[c];
+    if (c != 0 && class_keeps(r, c)) {
         backs = 0;
         back = NULL;
-        if (r->cache[c].count == r->cache_blocks) {
-            if (spare->count != 0) {
-                /* The spare list leaves, so the class cools down (refill_source). */
-                r->cooldown[c] = r->cache_blocks < 128 ? 2 * (unsigned)r->cache_blocks : 255;
-                if (!depot_put(r, c)) backs = spare_back(r, spare, &back);
-            }
-            swap_lists(&r->cache[c], spare); /* the full head list becomes the spare one */
-        }
         cache_keep(r, c, b->raw);
-    } else if (r->quarantine != 0) {
+    } else if (r->quarantine != 0) { /* never with a cache (a debug option) */
         size_t slot = (size_t)(r->freed_total % r->quarantine);
         back = r->freed_total >= r->quarantine ? r->quarantined[slot] : NULL;
         backs = back != NULL ? 1 : 0;
@@ -795,16 +790,10 @@ static void free_live(Run* r, size_t index, bool direct) {
     r->shadow.current -= b.size;
     r->shadow.total_freed += b.size;
     r->shadow.deallocations++;
-    r->walk_reported = NULL;
     settle_release(r, &b, free_calls, true);
-    /* ACTIVE and DEGRADED (the only statuses reached here) allow frees;
-     * the one report is of a written block in a spare list that went back
-     * (op_smash_spare), made after the free's own work. */
-    if (r->walk_reported != NULL) {
-        expect_error(r, calls, STRATEGY_ERROR_CORRUPTED_BLOCK, r->walk_reported + HEADER_BYTES, 0);
-    } else {
-        FUZZ_CHECK(r->log.calls == calls);
-    }
+    /* ACTIVE and DEGRADED (the only statuses reached here) allow frees,
+     * and a free walks no list: no report. */
+    FUZZ_CHECK(r->log.calls == calls);
 }
 
 static void op_deallocate(Run* r, size_t index) { free_live(r, index, false); }
@@ -1042,13 +1031,12 @@ static size_t live_of_class(const Run* r, size_t c) {
 /* Extension bit 7 makes opcode 21 this: a write into the header of a
  * block of a full spare list, of a class whose head list is full and whose
  * depot lists are all taken, then a free of a live block of the class.
- * The full head list becomes the spare one, and the old spare list goes
- * back to the backend from its last kept block on, stopping at the
- * written one: documented as STRATEGY_ERROR_CORRUPTED_BLOCK (the block,
- * size 0), reported once the free is done; that block and the ones below
- * it are dropped, never used again nor given back (settle_release and
- * free_live expect this).  The selector picks the class among those
- * ready, then the block. */
+ * The free gives its own block straight back (a spill, or the depot found
+ * full: settle_release checks it) and walks no list, so nothing reports
+ * the write (free_live checks it); the write is then undone.  (A written
+ * header is reported where the cache reaches the block: op_smash_cached
+ * for a pop, smash_for_destroy for destroy's walk.)  The selector picks
+ * the class among those ready, then the block. */
 static void op_smash_spare(Run* r, uint8_t selector, size_t byte, uint8_t mask) {
     if (r->cache_blocks == 0) return;
     size_t ready = 0;
@@ -1061,12 +1049,12 @@ static void op_smash_spare(Run* r, uint8_t selector, size_t byte, uint8_t mask) 
     size_t c = pick_class(is_ready, selector);
     if (c == 0) return;
     unsigned char* raw = r->spare[c].raw[(selector / ready) % r->cache_blocks];
+    if (mask == 0) mask = 1;
     /* Not poisoned while cached (op_smash_cached). */
-    raw[byte % HEADER_BYTES] ^= mask != 0 ? mask : 1;
-    forget_freed(r, raw + HEADER_BYTES); /* its header no longer says "freed" */
-    r->smashed_spare = raw;
+    raw[byte % HEADER_BYTES] ^= mask;
     free_live(r, live_of_class(r, c), false);
-    FUZZ_CHECK(r->smashed_spare == NULL && r->walk_reported == raw);
+    FUZZ_CHECK(r->spare[c].count == r->cache_blocks && r->cache[c].count == r->cache_blocks);
+    raw[byte % HEADER_BYTES] ^= mask;
 }
 
 static void op_other_strategy(Run* r, uint8_t selector, size_t index) {

@@ -112,8 +112,13 @@ typedef struct Run {
     CacheClass spare[CACHE_CLASSES];              /* the spare lists (empty or N blocks) */
     CacheClass depot[CACHE_CLASSES][DEPOT_LISTS]; /* the depot's lists (empty or N blocks) */
     /* Refills of class c still to skip the depot: 2N (at most 255) once
-     * the spare list of c leaves, one less with each (refill_source). */
+     * a free finds both lists of c full, one less with each
+     * (refill_source). */
     unsigned cooldown[CACHE_CLASSES];
+    /* Frees into the full lists of class c still to give their block
+     * straight back: N - 1 (at most 255) once the depot had no room for
+     * the spare list of c, one less with each (settle_release). */
+    unsigned spill[CACHE_CLASSES];
     size_t cached_total; /* blocks in all of them */
     /* Blocks of head lists the strategy dropped (op_smash_cached): never
      * used again nor given back, so the backend keeps them to the end. */
@@ -124,12 +129,8 @@ typedef struct Run {
     bool smash_at_destroy;
     uint16_t smash_pick;
     uint8_t smash_byte, smash_mask;
-    /* Extension bit 7: opcode 21 is op_smash_spare, whose written block
-     * (`smashed_spare`) settle_release expects where its spare list goes
-     * back, setting `walk_reported` to it for free_live. */
+    /* Extension bit 7: opcode 21 is op_smash_spare. */
     bool smash_spare;
-    unsigned char* smashed_spare;
-    unsigned char* walk_reported;
     bool extended;       /* the input has the extension byte: opcodes mod OP_COUNT */
     /* A validate that failed on a recognisable strategy closed the hot
      * paths' gates (ms_close_gates), for good: allocations then take the

@@ -164,17 +164,22 @@ typedef struct DefaultStrategyConfig {
      * mimalloc: docs/PERFORMANCE.md).  Frees
      * fill a class's head list; a full head list becomes the spare list,
      * and a spare list already there goes to the strategy's depot (up to 4
-     * lists of N per class, shared by all threads) or, if the depot's lists
-     * of the class are taken, back to the backend.  Allocations empty the head list, which
-     * is then refilled from the spare list, else from the depot, except
-     * that a thread whose spare list of the class has just left skips the
-     * depot on its next 2 * N refills of the class (at most 255) and asks
-     * the backend.  So a thread's own swings of fewer than N blocks stay
-     * with it, blocks one thread frees serve another thread's allocations
-     * (producers and consumers), and threads that both allocate and free a
-     * class keep their own blocks instead of trading lists (which would
-     * leave their small blocks side by side in memory, written from two
-     * cores).  Statistics count a cached block as freed, and its
+     * lists of N per class, shared by all threads).  If the depot's lists
+     * of the class are taken, the freed block itself goes back to the
+     * backend and both lists stay, and so do the blocks of the thread's
+     * next N - 1 frees into them (at most 255; then it looks at the depot
+     * again): a thread that frees more than it reuses keeps the blocks it
+     * freed first and gives the rest back in the order it frees them, as
+     * without the cache.  Allocations empty the head list, which is then
+     * refilled from the spare list, else from the depot, except that a
+     * thread whose free into its full lists of the class looked at the
+     * depot skips the depot on its next 2 * N refills of the class (at
+     * most 255) and asks the backend.  So a thread's own swings of fewer
+     * than N blocks stay with it, blocks one thread frees serve another
+     * thread's allocations (producers and consumers), and threads that
+     * both allocate and free a class keep their own blocks instead of
+     * trading lists (which would leave their small blocks side by side in
+     * memory, written from two cores).  Statistics count a cached block as freed, and its
      * header stays marked freed, so a second free of it is
      * STRATEGY_ERROR_DOUBLE_FREE; under AddressSanitizer its memory is
      * poisoned.  The lists are linked through the blocks' headers, sealed
@@ -183,7 +188,7 @@ typedef struct DefaultStrategyConfig {
      * strategy reads (the block is handed out again as it is), and a
      * write into a cached block's header (before its start) is caught
      * when the strategy next reaches the block (an allocation that would
-     * take it, a list given back, destroy): reported as
+     * take it, release_cached_blocks, destroy): reported as
      * STRATEGY_ERROR_CORRUPTED_BLOCK (the block, size 0; with
      * abort_on_misuse the process aborts), and the block and those after
      * it in its list are never used again nor given back to the backend
@@ -195,8 +200,8 @@ typedef struct DefaultStrategyConfig {
      * that used the strategy holds back up to about thread_cache_blocks *
      * 518 KiB from the backend (both lists of all 255 classes full), and
      * the depot up to thread_cache_blocks * 1036 KiB; held blocks can also
-     * keep the backend from returning more memory than that to the system
-     * (see release_cached_blocks).  Not used with a debug option
+     * keep the backend from returning some memory around them to the
+     * system (see release_cached_blocks).  Not used with a debug option
      * (quarantine, check_overflow, track_allocations), a parent, or
      * size_histogram. */
     size_t thread_cache_blocks;

@@ -136,26 +136,41 @@ typedef struct ms_tracking ms_tracking;
  * full list of N blocks (a full head[c] moves there, and it moves back when
  * head[c] runs empty).  Only spare lists go to the depot, and a list taken
  * from the depot becomes head[c], so a thread whose use of a class swings
- * by fewer than N blocks never touches the depot.  A thread whose spare
- * list of class c has just left (to the depot or the backend) frees that
+ * by fewer than N blocks never touches the depot.  A free that finds
+ * both lists of class c full hands the spare list to the depot; if the
+ * depot's lists of the class are all taken, the freed block itself goes
+ * back to the backend and both lists stay, and so do the blocks of the
+ * thread's next spill[c] frees that find the lists full (N - 1 of them:
+ * the depot is looked at once per N such frees).  So a thread that frees
+ * more of a class than it reuses (the end of a burst, a consumer) keeps
+ * the blocks it freed first and gives the rest back in the order it freed
+ * them, as it would without the cache, rather than keeping its latest
+ * blocks and pinning them through the backend's free memory (MS_CACHE_SPILL,
+ * see The thread cache in docs/PERFORMANCE.md).  Such a thread frees the
  * class as well as allocating it: its next cooldown[c] refills skip the
  * depot and ask the backend, so two such threads do not trade their lists
  * through the depot, which would leave each with blocks next to the
- * other's in memory, written from both cores (MS_CACHE_COOLDOWN, see The
- * thread cache in docs/PERFORMANCE.md); a thread that only allocates a
- * class never gives a list of it and takes from the depot at once.  Each
- * block's check stays a freed one (computed with the link as its size), so
- * a second free of a cached block is STRATEGY_ERROR_DOUBLE_FREE. */
+ * other's in memory, written from both cores (MS_CACHE_COOLDOWN); a thread
+ * that only allocates a class never fills its lists and takes from the
+ * depot at once.  Each block's check stays a freed one (computed with the
+ * link as its size), so a second free of a cached block is
+ * STRATEGY_ERROR_DOUBLE_FREE. */
 typedef struct ms_thread_cache {
     void* head[MS_CACHE_CLASSES]; /* first: the hot paths index it (and count) with no added offset */
     uint16_t count[MS_CACHE_CLASSES]; /* blocks in head[c], at most cache_blocks */
     void* spare[MS_CACHE_CLASSES];
     uint8_t cooldown[MS_CACHE_CLASSES]; /* refills of class c still to skip the depot */
+    uint8_t spill[MS_CACHE_CLASSES];    /* frees of class c into full lists still to give straight back */
 } ms_thread_cache;
 
-/* The refills of a class that skip the depot after the thread's spare list
- * of the class left: 2N (at most 255). */
+/* The refills of a class that skip the depot after a free into the
+ * thread's full lists of the class looked at the depot: 2N (at most 255). */
 #define MS_CACHE_COOLDOWN(blocks) ((uint8_t)((blocks) < 128u ? 2u * (blocks) : 255u))
+
+/* The frees into full lists of a class that give their block straight back
+ * after the depot had no room for the class's spare list: N - 1 (at most
+ * 255), so the depot is looked at once per N. */
+#define MS_CACHE_SPILL(blocks) ((uint8_t)((blocks) <= 256u ? (blocks) - 1u : 255u))
 
 /* Lists the depot holds per class. */
 #define MS_DEPOT_LISTS 4u

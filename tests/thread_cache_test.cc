@@ -141,32 +141,33 @@ TEST_F(ThreadCacheTest, ThePeakAfterAResetKeepsTheAllocationsAfterIt) {
 
 // A class holds two lists of up to N blocks: a free into a full head list
 // makes it the spare list (handing a spare list already there to the depot,
-// 4 lists per class, or with the depot's lists of the class taken too,
-// giving it back to the backend) and starts a new head list.  Requests of
-// the class then pop the head list, then the spare list, then (after the
-// 2N misses of the cooldown, as this thread has given lists away) the
-// depot's lists in slot order, then ask the backend.
+// 4 lists per class) and starts a new head list.  With the depot's lists of
+// the class taken too, the freed block goes straight back to the backend
+// and both lists stay, and so do the next N - 1 frees into them (the
+// spill).  Requests of the class then pop the head list, then the spare
+// list, then (after the 2N misses of the cooldown, as this thread has
+// filled its lists) the depot's lists in slot order, then ask the backend.
 TEST_F(ThreadCacheTest, KeepsTwoListsPerClassAndHandsSpareListsToTheDepot) {
     const size_t kPerClass = 20;
     Strategy s = Create(3);
     std::vector<void*> blocks = AllocateAndFreeTwoClasses(s.get(), kPerClass);
     // Per class: 0 .. 11 went to the depot's 4 lists with the frees of 6,
-    // 9, 12 and 15; 12 .. 14 back to the backend with the free of 18;
-    // 15 .. 17 are the spare list and 18, 19 the head list.
-    EXPECT_EQ(backend_.free_calls(), 6u);
-    EXPECT_EQ(backend_.live_count(), 34u);
+    // 9, 12 and 15; 12 .. 14 are the spare list and 15 .. 17 the head
+    // list; the free of 18 found the depot full, so 18 and 19 went back.
+    EXPECT_EQ(backend_.free_calls(), 4u);
+    EXPECT_EQ(backend_.live_count(), 36u);
     for (size_t i = 0; i < 2 * kPerClass; i++) {
         size_t j = i % kPerClass;
-        EXPECT_EQ(backend_.IsLive(Raw(blocks[i])), j < 12 || j >= 15) << i;
+        EXPECT_EQ(backend_.IsLive(Raw(blocks[i])), j < 18) << i;
     }
 
     // Last in, first out within each list: the head list, the spare list;
-    // then, as this thread gave lists of the class away, its next 2N = 6
+    // then, as this thread filled its lists of the class, its next 2N = 6
     // misses ask the backend (the cooldown); then the depot's lists in slot
     // order; then the backend again.
-    const size_t kOwn[] = {19, 18, 17, 16, 15};
+    const size_t kOwn[] = {17, 16, 15, 14, 13, 12};
     const size_t kDepot[] = {2, 1, 0, 5, 4, 3, 8, 7, 6, 11, 10, 9};
-    const size_t kAgain = 5 + 6 + 12 + 1;
+    const size_t kAgain = 6 + 6 + 12 + 1;
     std::vector<void*> again;
     // Allocates `count` more blocks of the class; returns the backend calls they made.
     auto more = [&](size_t count) {
@@ -174,11 +175,11 @@ TEST_F(ThreadCacheTest, KeepsTwoListsPerClassAndHandsSpareListsToTheDepot) {
         for (size_t i = 0; i < count; i++) again.push_back(Allocate(s.get(), 75));
         return backend_.allocate_calls() - calls;
     };
-    EXPECT_EQ(more(5), 0u);
-    for (size_t i = 0; i < 5; i++) EXPECT_EQ(again[i], blocks[kPerClass + kOwn[i]]) << i;
+    EXPECT_EQ(more(6), 0u);
+    for (size_t i = 0; i < 6; i++) EXPECT_EQ(again[i], blocks[kPerClass + kOwn[i]]) << i;
     EXPECT_EQ(more(6), 6u);
     EXPECT_EQ(more(12), 0u);
-    for (size_t i = 0; i < 12; i++) EXPECT_EQ(again[11 + i], blocks[kPerClass + kDepot[i]]) << i;
+    for (size_t i = 0; i < 12; i++) EXPECT_EQ(again[12 + i], blocks[kPerClass + kDepot[i]]) << i;
     EXPECT_EQ(more(1), 1u);
     for (void* p : again) Free(s.get(), p);
     EXPECT_EQ(get_current_usage(s.get()), 0u);
@@ -235,10 +236,11 @@ TEST_F(ThreadCacheTest, AProducerReusesWhatAConsumerFreedThroughTheDepot) {
     producer.Run([&] {
         for (size_t i = 0; i < kBlocks; i++) first.push_back(Allocate(s.get(), 64));
     });
-    // This thread hands the depot 4 lists of 3 (the first 12 freed), then
-    // gives back 8 spare lists of 3, and keeps the last 4 in its own lists.
+    // This thread hands the depot 4 lists of 3 (the first 12 freed), keeps
+    // the next 6 in its own lists, and gives the last 22 back as it frees
+    // them (the depot is full).
     for (void* p : first) Free(s.get(), p);
-    EXPECT_EQ(backend_.free_calls(), 24u);
+    EXPECT_EQ(backend_.free_calls(), 22u);
     uint64_t calls = backend_.allocate_calls();
     producer.Run([&] {
         for (size_t i = 0; i < kBlocks; i++) second.push_back(Allocate(s.get(), 64));
@@ -250,6 +252,55 @@ TEST_F(ThreadCacheTest, AProducerReusesWhatAConsumerFreedThroughTheDepot) {
     EXPECT_EQ(get_current_usage(s.get()), 0u);
     EXPECT_EQ(get_allocation_count(s.get()), 2 * kBlocks);
     EXPECT_EQ(get_deallocation_count(s.get()), 2 * kBlocks);
+    EXPECT_EQ(errors_.size(), 0u);
+}
+
+// The spill: once the depot had no room for a spare list, the next N - 1
+// frees into the full lists give their own blocks back, in the order they
+// were freed, without looking at the depot, even if a slot has come free
+// meanwhile; the Nth looks again and hands its spare list on.  A free
+// into lists with room keeps its block, spill or not.
+TEST_F(ThreadCacheTest, FreesIntoFullListsGiveTheirBlocksBackWhileTheDepotIsFull) {
+    Strategy s = Create(3);
+    Worker worker;
+    // 12 blocks fill the depot's 4 lists, 6 this thread's two lists.
+    std::vector<void*> blocks;
+    for (size_t i = 0; i < 18 + 7; i++) blocks.push_back(Allocate(s.get(), 64));
+    for (size_t i = 0; i < 18; i++) Free(s.get(), blocks[i]);
+    ASSERT_EQ(backend_.free_calls(), 0u);
+    // The depot is full: the block itself goes back, and a spill of 2 starts.
+    Free(s.get(), blocks[18]);
+    EXPECT_EQ(backend_.free_calls(), 1u);
+    EXPECT_FALSE(backend_.IsLive(Raw(blocks[18])));
+    // Another thread takes one of the depot's lists: a slot is free.
+    void* taken = nullptr;
+    worker.Run([&] { taken = Allocate(s.get(), 64); });
+    EXPECT_EQ(taken, blocks[2]);  // the first list's last block
+    EXPECT_EQ(backend_.allocate_calls(), 25u);
+    // The spill goes on: these blocks go back too, the slot stays free.
+    for (size_t i = 19; i < 21; i++) {
+        Free(s.get(), blocks[i]);
+        EXPECT_EQ(backend_.free_calls(), i - 17) << i;
+        EXPECT_FALSE(backend_.IsLive(Raw(blocks[i]))) << i;
+    }
+    // The spill is over: this free looks at the depot and hands its spare list on.
+    Free(s.get(), blocks[21]);
+    EXPECT_EQ(backend_.free_calls(), 3u);
+    EXPECT_TRUE(backend_.IsLive(Raw(blocks[21])));
+    // An allocation makes room in the head list: the next free keeps its block.
+    void* p = Allocate(s.get(), 64);
+    EXPECT_EQ(p, blocks[21]);
+    Free(s.get(), p);
+    EXPECT_EQ(backend_.free_calls(), 3u);
+    // 22 and 23 fill the head list again; the depot is full again, so 24
+    // goes back and starts another spill.
+    for (size_t i = 22; i < 25; i++) Free(s.get(), blocks[i]);
+    EXPECT_EQ(backend_.free_calls(), 4u);
+    EXPECT_TRUE(backend_.IsLive(Raw(blocks[23])));
+    EXPECT_FALSE(backend_.IsLive(Raw(blocks[24])));
+    worker.Run([&] { Free(s.get(), taken); });
+    EXPECT_EQ(get_current_usage(s.get()), 0u);
+    EXPECT_EQ(get_deallocation_count(s.get()), 27u);
     EXPECT_EQ(errors_.size(), 0u);
 }
 
@@ -330,11 +381,11 @@ TEST_F(ThreadCacheTest, ReleaseCachedBlocksGivesTheThreadsListsAndTheDepotBack) 
     Strategy s = Create(3);
     AllocateAndFreeTwoClasses(s.get(), kPerClass);
     // Per class (as in KeepsTwoListsPerClassAndHandsSpareListsToTheDepot):
-    // 12 in the depot, 3 in the spare list, 2 in the head list; 3 went back.
-    ASSERT_EQ(backend_.live_count(), 34u);
-    ASSERT_EQ(backend_.free_calls(), 6u);
+    // 12 in the depot, 3 in the spare list, 3 in the head list; 2 went back.
+    ASSERT_EQ(backend_.live_count(), 36u);
+    ASSERT_EQ(backend_.free_calls(), 4u);
     uint64_t freed = get_total_freed(s.get());
-    EXPECT_EQ(release_cached_blocks(s.get()), 34u);
+    EXPECT_EQ(release_cached_blocks(s.get()), 36u);
     EXPECT_EQ(backend_.live_count(), 0u);
     EXPECT_EQ(backend_.free_calls(), 40u);
     EXPECT_EQ(backend_.bad_frees(), 0u);
@@ -363,14 +414,14 @@ TEST_F(ThreadCacheTest, ReleaseCachedBlocksLeavesOtherThreadsListsAlone) {
     worker.Run([&] {
         std::vector<void*> blocks;
         for (size_t i = 0; i < 20; i++) blocks.push_back(Allocate(s.get(), 64));
-        for (void* p : blocks) Free(s.get(), p);  // 12 to the depot, 3 back, 5 kept
+        for (void* p : blocks) Free(s.get(), p);  // 12 to the depot, 6 kept, 2 back
     });
-    ASSERT_EQ(backend_.live_count(), 17u);
+    ASSERT_EQ(backend_.live_count(), 18u);
     EXPECT_EQ(release_cached_blocks(s.get()), 12u);  // this thread has no lists: the depot's
-    EXPECT_EQ(backend_.live_count(), 5u);
+    EXPECT_EQ(backend_.live_count(), 6u);
     size_t released = 0;
     worker.Run([&] { released = release_cached_blocks(s.get()); });
-    EXPECT_EQ(released, 5u);
+    EXPECT_EQ(released, 6u);
     EXPECT_EQ(backend_.live_count(), 0u);
     EXPECT_EQ(get_current_usage(s.get()), 0u);
     EXPECT_EQ(errors_.size(), 0u);
@@ -503,35 +554,36 @@ TEST_F(ThreadCacheTest, AnOverwrittenHeaderOfACachedBlockIsCaughtAtItsPop) {
     }
 }
 
-// Blocks in a list the strategy gives back (a spare list the depot has no
-// room for, or every list at destroy) are checked the same way: the walk
-// stops at the overwritten one and reports it.
+// Blocks in a list the strategy gives back (every list, at destroy or
+// release_cached_blocks: ReleaseCachedBlocksReportsAnOverwrittenHeader) are
+// checked the same way: the walk stops at the overwritten one and reports
+// it.  A free into full lists while the depot is full gives back only its
+// own block, and walks no list.
 TEST_F(ThreadCacheTest, AnOverwrittenHeaderIsCaughtWhenItsListGoesBack) {
     Strategy s = Create(1);
     std::vector<unsigned char*> blocks = AllocateMany(s.get(), 8, 40);
     // Lists of one: the second free makes the first block's list the spare
     // one, the third hands it to the depot, ... until the depot (4 lists)
-    // is full; the 7th free gives the spare list (the 5th block) back.
+    // is full: blocks 0 .. 3 in the depot, 4 the spare list, 5 the head
+    // list.  The 7th and 8th frees find the depot full: their blocks go back.
     for (size_t i = 0; i < 6; i++) Free(s.get(), blocks[i]);
-    blocks[4][-8] ^= 1;  // the spare list's block: its check word
+    blocks[4][-8] ^= 1;   // the spare list's block: its check word
+    blocks[5][-16] ^= 2;  // the head list's block: its size word (the link)
+    blocks[0][-1] ^= 4;   // in the depot
     Free(s.get(), blocks[6]);
-    EXPECT_EQ(backend_.free_calls(), 0u);
-    ASSERT_EQ(errors_.size(), 1u);
-    EXPECT_EQ(errors_.entries()[0].info.error, STRATEGY_ERROR_CORRUPTED_BLOCK);
-    EXPECT_EQ(errors_.entries()[0].info.pointer, blocks[4]);
-    blocks[5][-16] ^= 2;  // now the spare list's block: its size word (the link)
-    Free(s.get(), blocks[7]);  // the depot is full: blocks[5]'s list goes back
-    EXPECT_EQ(backend_.free_calls(), 0u);
-    ASSERT_EQ(errors_.size(), 2u);
-    EXPECT_EQ(errors_.entries()[1].info.pointer, blocks[5]);
-    blocks[0][-1] ^= 4;  // in the depot
+    Free(s.get(), blocks[7]);
+    EXPECT_EQ(backend_.free_calls(), 2u);
+    EXPECT_EQ(errors_.size(), 0u);
     EXPECT_EQ(get_current_usage(s.get()), 0u);
     EXPECT_EQ(get_deallocation_count(s.get()), 8u);
-    s.reset();  // destroy walks every list
+    s.reset();  // destroy walks every list: the thread's (head, spare), then the depot's
     ASSERT_EQ(errors_.size(), 3u);
-    EXPECT_EQ(errors_.entries()[2].info.error, STRATEGY_ERROR_CORRUPTED_BLOCK);
-    EXPECT_EQ(errors_.entries()[2].info.pointer, blocks[0]);
-    EXPECT_EQ(backend_.live_count(), 3u);  // blocks 4, 5 and 0 are never given back
+    const unsigned char* caught[] = {blocks[5], blocks[4], blocks[0]};
+    for (size_t i = 0; i < 3; i++) {
+        EXPECT_EQ(errors_.entries()[i].info.error, STRATEGY_ERROR_CORRUPTED_BLOCK) << i;
+        EXPECT_EQ(errors_.entries()[i].info.pointer, caught[i]) << i;
+    }
+    EXPECT_EQ(backend_.live_count(), 3u);  // blocks 5, 4 and 0 are never given back
     EXPECT_EQ(backend_.bad_frees(), 0u);
 }
 
