@@ -6,10 +6,13 @@
  *                            current list; when it is full, move it to the
  *                            empty spare list (owner-only) and push, or,
  *                            when the spare is full too, depot_put the
- *                            spare (relaxed load + CAS per slot) or give
- *                            the spare to the backend (cache_release_list),
- *                            then spare := current and push onto an empty
- *                            current list
+ *                            spare (relaxed load + CAS per slot), then
+ *                            spare := current and push onto an empty
+ *                            current list, or, when no slot took it, give
+ *                            the block to the backend, both lists kept
+ *                            (the spill begins: cache_keeps); a free into
+ *                            full lists during the spill gives its block
+ *                            to the backend without a look at the depot
  *   allocate_with_cache -> allocate_cache_slow: pop from the current list,
  *                            or, when it is empty, swap in the full spare
  *                            (owner-only) and pop, or, when both are empty,
@@ -171,8 +174,8 @@ inline backend_obtain(t, b) {
  *   DepotListInv     a non-NULL depot slot holds a NULL-terminated list of
  *                    exactly NCACHE blocks.
  * ExclusiveInv is also asserted wherever a block moves into a thread's hands
- * or the backend (take_hold, BackendRelease, the drains): a step that both
- * takes a list and pops from it breaks it there first.
+ * or the backend (take_hold, BackendRelease, SpillRelease, the drains): a
+ * step that both takes a list and pops from it breaks it there first.
  * The monitor's one step computes them from the lists themselves (walking
  * at most NCACHE + 1 links) and leaves its locals as it found them, so it
  * adds no state.  It runs in every state the workers reach, and first: init
@@ -387,6 +390,20 @@ proctype Worker(byte id) {
            cover_to_spare: cover = 1
        }
     :: atomic { nheld[id] > 0 && count[id] == NCACHE && spare[id] != NULL ->
+           /* SpillRelease: both lists are full and the thread spills the
+            * class (cache_spilling): the block goes back to the backend
+            * with no look at the depot.  The spill's countdown is
+            * owner-only and left out: any free into full lists may spill,
+            * which includes every one the code makes. */
+           lowest_held(id, b);
+           drop_hold(id, b);
+           ExclusiveInv = !backend[b];
+           assert(ExclusiveInv);
+           backend[b] = 1;
+           b = 0;
+           cover_spill: cover = 1
+       }
+    :: atomic { nheld[id] > 0 && count[id] == NCACHE && spare[id] != NULL ->
            /* DepotPutBegin: both lists are full, depot_put of the spare;
             * the block stays in the thread's hands until the put is
             * over */
@@ -442,28 +459,14 @@ proctype Worker(byte id) {
               fi
           }
        :: atomic { k == NLISTS && !sawnull ->
-              /* BackendRelease: every slot full or every CAS lost, the
-               * thread's whole spare list goes back to the backend
-               * (cache_release_list: one step, the frees of blocks only
-               * this thread holds), then spare := current, current :=
-               * empty, and cache_push keeps the block there */
-              do
-              :: spare[id] != NULL ->
-                  got = spare[id];
-                  spare[id] = next[got];
-                  next[got] = NULL;
-                  ExclusiveInv = !backend[got];
-                  assert(ExclusiveInv);
-                  backend[got] = 1
-              :: else -> break
-              od;
-              got = 0;
-              spare[id] = head[id];
-              head[id] = NULL;
-              count[id] = 0;
+              /* BackendRelease: every slot full or every CAS lost: the
+               * block goes back to the backend, both lists stay (and the
+               * spill begins: SpillRelease) */
               drop_hold(id, b);
-              cache_push(id, b);
-              cover_release_list: cover = 1;
+              ExclusiveInv = !backend[b];
+              assert(ExclusiveInv);
+              backend[b] = 1;
+              cover_release_block: cover = 1;
               if
               :: lost ->
                   cover_put_lost_release: cover = 1;

@@ -9,10 +9,11 @@
 (*         current list has room (CachePush); when it is full and the      *)
 (*         spare empty, spare := current and cache_push onto an empty      *)
 (*         current list (CacheToSpare); when both are full, depot_put of   *)
-(*         the spare (DepotPutBegin, DepotPutLoad, DepotPutCas), or        *)
-(*         cache_release_list of the spare when no slot took it            *)
-(*         (BackendRelease), then spare := current and cache_push onto an  *)
-(*         empty current list                                              *)
+(*         the spare (DepotPutBegin, DepotPutLoad, DepotPutCas), then      *)
+(*         spare := current and cache_push onto an empty current list, or  *)
+(*         the block to the backend when no slot took it, both lists kept  *)
+(*         (BackendRelease: the spill begins); during the spill, the block *)
+(*         to the backend with no look at the depot (SpillRelease)         *)
 (*     allocate_with_cache -> allocate_cache_slow: cache_pop when the      *)
 (*         current list has a block (CachePop); when it is empty and the   *)
 (*         spare full, current := spare and cache_pop (CacheFromSpare);    *)
@@ -38,10 +39,12 @@
 (*                                                                         *)
 (* A free into a full current list with a full spare hands the whole       *)
 (* spare to the first slot whose relaxed load reads NULL and whose CAS     *)
-(* (NULL -> spare, release) succeeds; if no slot takes it (every slot      *)
-(* full, or every CAS lost) the whole spare goes to the backend.  Either   *)
-(* way the current list becomes the spare and the block starts an empty    *)
-(* current list.                                                           *)
+(* (NULL -> spare, release) succeeds; the current list then becomes the    *)
+(* spare and the block starts an empty current list.  If no slot takes it  *)
+(* (every slot full, or every CAS lost) the block goes to the backend and  *)
+(* both lists stay, and so do the next N - 1 frees into the full lists    *)
+(* (the spill, an owner-only countdown left out here: any free into full   *)
+(* lists may spill, which includes every one the code makes).              *)
 (* An allocation with both lists empty exchanges NULL into the first slot  *)
 (* whose relaxed load reads non-NULL (acquire) and, if the exchange        *)
 (* returned a list (not NULL: a racing take emptied the slot), makes it    *)
@@ -298,19 +301,29 @@ DepotPutCas(t) ==
     /\ UNCHANGED <<backend, calls, owner>>
 
 (* No slot took the spare (every slot full, or every CAS lost): the      *)
-(* whole spare goes back to the backend (cache_release_list), spare :=   *)
-(* current, and cache_push keeps the block in an empty current list, so  *)
-(* a thread that frees more than it allocates looks at the depot once    *)
-(* per N blocks, not once per block.                                     *)
+(* block goes back to the backend (ms_backend_release) and both lists    *)
+(* stay; the spill begins (SpillRelease), so a thread that frees more    *)
+(* than it allocates looks at the depot once per N blocks, not once per  *)
+(* block.                                                                *)
 BackendRelease(t) ==
     /\ pc[t] = "release"
-    /\ backend' = backend \cup Range(spare[t])
-    /\ spare' = [spare EXCEPT ![t] = own[t]]
-    /\ own' = [own EXCEPT ![t] = <<blk[t]>>]
-    /\ count' = [count EXCEPT ![t] = 1]
+    /\ backend' = backend \cup {blk[t]}
     /\ held' = [held EXCEPT ![t] = @ \ {blk[t]}]
     /\ Idle(t)
-    /\ UNCHANGED <<depot, calls, owner>>
+    /\ UNCHANGED <<depot, own, count, spare, calls, owner>>
+
+(* Both lists are full and the thread spills the class (cache_spilling): *)
+(* the block goes back to the backend with no look at the depot.  The    *)
+(* spill's countdown is owner-only and left out: any free into full      *)
+(* lists may spill, which includes every one the code makes.             *)
+SpillRelease(t) ==
+    /\ pc[t] = "idle"
+    /\ count[t] = N
+    /\ spare[t] # <<>>
+    /\ \E b \in held[t] :
+        /\ backend' = backend \cup {b}
+        /\ held' = [held EXCEPT ![t] = @ \ {b}]
+    /\ UNCHANGED <<depot, own, count, spare, pc, slot, blk, lost, calls, owner>>
 
 -----------------------------------------------------------------------------
 (* The application *)
@@ -382,7 +395,7 @@ Next ==
         \/ DepotTakeLoad(t) \/ DepotTakeExchange(t) \/ BackendObtain(t)
         \/ CachePush(t) \/ CacheToSpare(t) \/ DepotPutBegin(t)
         \/ DepotPutLoad(t) \/ DepotPutCas(t) \/ BackendRelease(t)
-        \/ Handoff(t) \/ ThreadReturns(t) \/ CacheDrain(t)
+        \/ SpillRelease(t) \/ Handoff(t) \/ ThreadReturns(t) \/ CacheDrain(t)
     \/ \E k \in Lists : DepotDrain(k)
     \/ DestroyBegin \/ DestroyFinish \/ Terminated
 
