@@ -678,7 +678,8 @@ static MS_ALWAYS_INLINE void deallocate_hot(MemoryStrategy* base, void* ptr, ms_
                 return;
             }
             /* A spill (cache_keeps) gives the block back from here, a tail
-             * call: 32 instructions per pair less on burst (callgrind). */
+             * call: 32 instructions per pair less on burst than through
+             * cache_keep_or_release (callgrind, OPS=2000000). */
             if (cache_spilling(cache, c)) {
                 cache_release_block(s, header, size);
                 return;
