@@ -246,11 +246,12 @@ void destroy_default_strategy(DefaultStrategy* strategy);
  * freed).  Cached blocks keep the backend from reusing their memory, and
  * can keep it from returning memory to the system: after a burst of
  * blocks above glibc's own per-thread cache (1032 bytes), glibc's heap
- * stays resident behind a few cached blocks until they go back
- * (docs/PERFORMANCE.md, "Memory").  Call it, for example, when a thread
- * ends a burst or goes idle.  Other threads' caches are left alone (each
- * thread's lists are its own; destroy gives every block back), and the
- * cache fills again with the next frees.  A cached block whose header was
+ * stays resident up to the cached blocks (the first a thread freed: 12 MB
+ * of a 150 MB burst) until they go back (docs/PERFORMANCE.md, "Memory").
+ * Call it, for example, when a thread ends a burst or goes idle.  Other
+ * threads' caches are left alone (each thread's lists are its own;
+ * destroy gives every block back), and the cache fills again with the
+ * next frees.  A cached block whose header was
  * overwritten is reported as with destroy (STRATEGY_ERROR_CORRUPTED_BLOCK;
  * it and the rest of its list are not given back).  Returns 0 for NULL, a
  * pointer that is not a live strategy, a strategy without a thread cache,
