@@ -231,14 +231,12 @@ static MS_ALWAYS_INLINE bool cache_refill(ms_default* s, ms_thread_cache* cache,
 }
 
 /* Gives the blocks of a list of class c (cached, so poisoned) back to the
- * backend, first to last, and stores how many in *released (NULL: not
- * counted).  Stops at a block whose header was overwritten while it was
- * cached: that block and the rest of the list are never used again (their
- * link cannot be trusted).  Returns that block (to report, once the
- * caller's state is consistent: cache_report_corrupted), NULL if the whole
- * list went back. */
-static MS_ALWAYS_INLINE ms_block_header* release_list(ms_default* s, ms_block_header* header, size_t c,
-                                                      size_t* released) {
+ * backend, first to last, and stores how many in *released.  Stops at a
+ * block whose header was overwritten while it was cached: that block and
+ * the rest of the list are never used again (their link cannot be
+ * trusted).  Returns that block (to report, once the caller's state is
+ * consistent: cache_report_corrupted), NULL if the whole list went back. */
+static ms_block_header* release_list(ms_default* s, ms_block_header* header, size_t c, size_t* released) {
     size_t count = 0;
     while (header != NULL && cache_intact(s, header)) {
         ms_block_header* next = (ms_block_header*)(uintptr_t)header->size; /* read before the release */
@@ -247,7 +245,7 @@ static MS_ALWAYS_INLINE ms_block_header* release_list(ms_default* s, ms_block_he
         count++;
         header = next;
     }
-    if (released != NULL) *released = count;
+    *released = count;
     return header;
 }
 
