@@ -41,42 +41,40 @@
  * live block once, under its STRATEGY_ALLOCATE site when it has one).
  *
  * The thread cache (config.thread_cache_blocks = N, used only without a
- * debug option and the size histogram; otherwise ignored, rounding
- * included) is modelled exactly: per class (8 bytes wide: sizes 1 .. 8,
- * 9 .. 16, ..., 2033 .. 2040) two LIFO lists of backend blocks, the head
- * list and the spare one, and the depot's 4 lists.  Every plain block of up
- * to 2040 bytes asks the backend for its class's room (class c: 8c bytes,
- * plus the header); a free of such a live block (through the vtable or a
- * direct default_deallocate, which goes on as the vtable's entry) keeps it
- * in the head list (the backend not called), a full head list first
- * becoming the spare list, and a spare list already there going to the
- * first empty one of the depot's lists of the class; with those full, the
- * block itself goes back to the backend and both lists stay, and so do
- * the blocks of the next N - 1 frees into the full lists (the spill); the
- * old block of a resize, larger and aligned blocks always go back.  Only the vtable's allocate
- * and a direct default_allocate (or default_allocate_at without
+ * debug option and the size histogram; otherwise ignored, rounding included)
+ * is modelled exactly: per class (8 bytes wide: sizes 1 .. 8, 9 .. 16, ...,
+ * 2033 .. 2040) two LIFO lists of backend blocks, the head list and the
+ * spare one, and the depot's 4 lists.  Every plain block of up to 2040 bytes
+ * asks the backend for its class's room (class c: 8c bytes, plus the
+ * header); a free of such a live block (through the vtable or a direct
+ * default_deallocate, which goes on as the vtable's entry) keeps it in the
+ * head list (the backend not called), a full head list first becoming the
+ * spare list, and a spare list already there going to the first empty one of
+ * the depot's lists of the class; with those full, the block itself goes
+ * back to the backend and both lists stay, and so do the blocks of the next
+ * N - 1 frees into the full lists (the spill); the old block of a resize,
+ * larger and aligned blocks always go back.  Only the vtable's allocate and
+ * a direct default_allocate (or default_allocate_at without
  * track_allocations, a reallocate of NULL, an allocate_aligned of 16 or
- * less), which goes on as it, take a block from the cache: exactly the
- * last one kept in the request's head list (an empty
- * head list first takes the spare list, else the depot's first non-empty
- * list of the class), without asking the backend (a pending backend
- * failure stays pending); a popped block the memory limit refuses goes
- * back to the backend.  A freed pointer
- * handed out again is live again (no longer a double free to try); a
- * cached one freed again is a DOUBLE_FREE; destroy gives every cached
- * block back (none is a leak).  A popped block's old contents are not
- * looked at: it is filled as any new block.  A write into the header of a
- * cached block (op_smash_cached) makes the pop that reaches it report
- * CORRUPTED_BLOCK and drop its head list, whose blocks the backend keeps to
- * the end; the request is served as with an empty head list.  A free
- * walks no list, so a write into a block of a spare list goes unreported
- * by a free that gives its own block back (extension bit 7,
- * op_smash_spare).  The walks that give a list back check every block's
- * header first: a write into the header of any cached block, at any depth
- * of any list,
- * just before destroy (extension bit 6, smash_for_destroy) makes destroy
- * report CORRUPTED_BLOCK once, after the leak report, and give back every
- * other cached block but those below it in its list.
+ * less), which goes on as it, take a block from the cache: exactly the last
+ * one kept in the request's head list (an empty head list first takes the
+ * spare list, else the depot's first non-empty list of the class), without
+ * asking the backend (a pending backend failure stays pending); a popped
+ * block the memory limit refuses goes back to the backend.  A freed pointer
+ * handed out again is live again (no longer a double free to try); a cached
+ * one freed again is a DOUBLE_FREE; destroy gives every cached block back
+ * (none is a leak).  A popped block's old contents are not looked at: it is
+ * filled as any new block.  A write into the header of a cached block
+ * (op_smash_cached) makes the pop that reaches it report CORRUPTED_BLOCK and
+ * drop its head list, whose blocks the backend keeps to the end; the request
+ * is served as with an empty head list.  A free walks no list, so a write
+ * into a block of a spare list goes unreported by a free that gives its own
+ * block back (extension bit 7, op_smash_spare).  The walks that give a list
+ * back check every block's header first: a write into the header of any
+ * cached block, at any depth of any list, just before destroy (extension bit
+ * 6, smash_for_destroy) makes destroy report CORRUPTED_BLOCK once, after the
+ * leak report, and give back every other cached block but those below it in
+ * its list.
  *
  * The backend refuses requests above BACKEND_CAP, so valid sizes up to
  * STRATEGY_MAX_ALLOCATION fail with OUT_OF_MEMORY without allocating, and it
@@ -378,9 +376,9 @@ static void swap_lists(CacheClass* a, CacheClass* b) {
 }
 
 /* The list an empty head list of class c is refilled from: the spare list,
- * else, unless the class is cooling down (a free found both lists of c
- * full within the thread's last 2N refills of c), the depot's first; NULL
- * if none. */
+ * else, unless the class is cooling down (a free into its full lists
+ * looked at the depot within the thread's last 2N refills of c), the
+ * depot's first; NULL if none. */
 static CacheClass* refill_source(Run* r, size_t c) {
     if (r->spare[c].count != 0) return &r->spare[c];
     return r->cooldown[c] != 0 ? NULL : depot_first(r, c);

@@ -112,8 +112,8 @@ typedef struct Run {
     CacheClass spare[CACHE_CLASSES];              /* the spare lists (empty or N blocks) */
     CacheClass depot[CACHE_CLASSES][DEPOT_LISTS]; /* the depot's lists (empty or N blocks) */
     /* Refills of class c still to skip the depot: 2N (at most 255) once
-     * a free finds both lists of c full, one less with each
-     * (refill_source). */
+     * a free into the full lists of c looks at the depot, one less with
+     * each (refill_source). */
     unsigned cooldown[CACHE_CLASSES];
     /* Frees into the full lists of class c still to give their block
      * straight back: N - 1 (at most 255) once the depot had no room for
