@@ -524,8 +524,15 @@ def ops_cache_seeds():
         # comes free); three frees fill the lists again, the 4th spills
         # (its block back, though the depot has room), the 5th hands the
         # spare list to the free slot.
-        "cache_drain": bytes([EXTENSION]) + ext(0, 2) + small(20) * 14 + free_op(0) * 13 + reads() +
+        "cache_spill": bytes([EXTENSION]) + ext(0, 2) + small(20) * 14 + free_op(0) * 13 + reads() +
         small(20) * 9 + free_op(0) * 4 + reads() + free_op(0) + reads(),
+        # A written cached header with the shadow's 64 live blocks all taken
+        # (found by run Z10: op_smash_cached's request used to store a 65th
+        # block past the shadow's array): 62 blocks of class 3 and 2 of
+        # class 5, one of class 5 freed into the cache, one more of class 3,
+        # then opcode 21, which must now do nothing; the figures stay.
+        "cache_smash_full_live": bytes([EXTENSION]) + ext(0, 2) + small(20) * 62 + small(40) * 2 +
+        free_op(62) + small(20) + bytes([SMASH_CACHED, 0, 0, 0x01]) + reads(),
         # release_cached_blocks: N = 1 and seven frees of class 3 leave one
         # block in the head list, one in the spare list and four in the
         # depot (the seventh went back); all six go back, the figures stay,

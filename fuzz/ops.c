@@ -611,6 +611,7 @@ static bool settle_allocation(Run* r, unsigned char* p, const Request* q, const 
         }
         Block b = {p, raw, size, r->next_seed++, q->alignment > 16 ? q->alignment : 0, q->site, false};
         fill_block(&b);
+        FUZZ_CHECK(r->live_count < MAX_LIVE); /* every allocating op makes room first */
         r->live[r->live_count++] = b;
         sh->current += size;
         count_allocation(sh, size);
@@ -960,9 +961,11 @@ static size_t pick_class(const bool marked[CACHE_CLASSES], size_t selector) {
  * given back), and the request served as if the head list had been empty
  * (the spare list, the depot, else the backend).  Only where that request
  * can succeed (ACTIVE with open gates, no pending backend failure, under
- * the limit), so that the report is the call's only one. */
+ * the limit), so that the report is the call's only one, and where the
+ * shadow has room for one more live block. */
 static void op_smash_cached(Run* r, uint8_t selector, size_t byte, uint8_t mask) {
-    if (r->cache_blocks == 0 || r->shadow.status != STRATEGY_ACTIVE || r->gates_closed || r->backend.fail_next) {
+    if (r->cache_blocks == 0 || r->shadow.status != STRATEGY_ACTIVE || r->gates_closed || r->backend.fail_next ||
+        r->live_count == MAX_LIVE) { /* the request's block must fit in r->live */
         return;
     }
     bool cached[CACHE_CLASSES] = {false};
