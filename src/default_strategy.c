@@ -102,7 +102,7 @@ static void parent_free(void* context, void* ptr) {
  * (cache_key), so the link lives outside the memory the caller had.  A
  * write after free into a cached block's memory therefore changes nothing
  * the strategy reads, and one into its header is caught before the link is
- * followed (cache_pop, release_list).  The memory after the header
+ * followed (cache_pop, cache_give_back).  The memory after the header
  * (its class's room) is off limits under ASan while cached, so a use after
  * free of a cached block is still reported (ms_cache_poison and
  * ms_cache_unpoison: default_strategy_internal.h). */
@@ -228,25 +228,6 @@ static MS_ALWAYS_INLINE bool cache_refill(ms_default* s, ms_thread_cache* cache,
     cache->head[c] = list;
     cache->count[c] = (uint16_t)s->cache_blocks;
     return true;
-}
-
-/* Gives the blocks of a list of class c (cached, so poisoned) back to the
- * backend, first to last, and stores how many in *released.  Stops at a
- * block whose header was overwritten while it was cached: that block and
- * the rest of the list are never used again (their link cannot be
- * trusted).  Returns that block (to report, once the caller's state is
- * consistent: cache_report_corrupted), NULL if the whole list went back. */
-static ms_block_header* release_list(ms_default* s, ms_block_header* header, size_t c, size_t* released) {
-    size_t count = 0;
-    while (header != NULL && cache_intact(s, header)) {
-        ms_block_header* next = (ms_block_header*)(uintptr_t)header->size; /* read before the release */
-        ms_cache_unpoison(header + 1, MS_CACHE_ROOM(c));
-        ms_backend_release(s, header);
-        count++;
-        header = next;
-    }
-    *released = count;
-    return header;
 }
 
 /* Reports a cached block found with its header overwritten (NULL: none) as
@@ -535,13 +516,23 @@ static MS_NOINLINE void* allocate_cache_slow(ms_default* s, size_t size, bool lo
     return allocate_cache_backend(s, size, ms_plain_request(s, size));
 }
 
-/* Gives list `list` of class c, which no one else can reach any more,
- * back to the backend (release_list, counted), then reports a block found
- * overwritten.  Returns how many blocks went back.  For
- * release_cached_blocks and destroy. */
+/* Gives list `list` of class c (cached, so poisoned), which no one else
+ * can reach any more, back to the backend, first to last; returns how many
+ * blocks went back.  Stops at a block whose header was overwritten while
+ * it was cached: that block and the rest of the list are never used again
+ * (their link cannot be trusted), and it is reported once the walk is
+ * over (cache_report_corrupted).  For release_cached_blocks and destroy. */
 static MS_NOINLINE size_t cache_give_back(ms_default* s, ms_block_header* list, size_t c) {
     size_t released = 0;
-    cache_report_corrupted(s, release_list(s, list, c, &released));
+    ms_block_header* header = list;
+    while (header != NULL && cache_intact(s, header)) {
+        ms_block_header* next = (ms_block_header*)(uintptr_t)header->size; /* read before the release */
+        ms_cache_unpoison(header + 1, MS_CACHE_ROOM(c));
+        ms_backend_release(s, header);
+        released++;
+        header = next;
+    }
+    cache_report_corrupted(s, header);
     return released;
 }
 
