@@ -75,16 +75,13 @@ run() {
         --callgrind-out-file="$file" "$bin" --single="$variant" --workloads="$workload" \
         --threads=1 --ops="$OPS" 2>"$file.log" | grep '^single ')"
     grep -q 'ok=1' <<<"$line" || { echo "callgrind.sh: $variant $workload failed: $line" >&2; exit 1; }
-    local allocations instructions own d1=0
+    local allocations instructions own d1
     allocations="$(sed -n 's/.*allocations=\([0-9]*\).*/\1/p' <<<"$line")"
-    instructions="$(callgrind_annotate "$file" 2>/dev/null |
-        awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')"
-    if [[ "${CACHE_SIM:-0}" == 1 ]]; then # the totals line: Ir Dr Dw I1mr D1mr D1mw ...
-        d1="$(callgrind_annotate "$file" 2>/dev/null |
-            awk '/PROGRAM TOTALS/ && !seen {seen = 1; for (i = 1; i <= NF; i++) if ($i ~ /^[0-9,]+$/) {
-                     n++; gsub(",", "", $i); if (n == 5 || n == 6) s += $i }}
-                 END {print s + 0}')"
-    fi
+    # The totals line: Ir, and with CACHE_SIM Dr Dw I1mr D1mr D1mw ... after it.
+    read -r instructions d1 < <(callgrind_annotate "$file" 2>/dev/null |
+        awk '/PROGRAM TOTALS/ && !seen {seen = 1; for (i = 1; i <= NF; i++) if ($i ~ /^[0-9,]+$/) {
+                 n++; gsub(",", "", $i); if (n == 1) ir = $i; if (n == 5 || n == 6) d1 += $i }}
+             END {print ir, d1 + 0}')
     own="$(callgrind_annotate --auto=no --inclusive=no --threshold=100 "$file" 2>/dev/null |
         awk '/\/src\/[^ ]*:/ {gsub(",", "", $1); s += $1}
              END {print s + 0}')"
@@ -92,24 +89,24 @@ run() {
 }
 
 sim="${CACHE_SIM:-0}"
+# row_end CELL: the L1 misses column (CACHE_SIM=1 only), then the newline.
+row_end() { if [[ "$sim" == 1 ]]; then printf ' %18s\n' "$1"; else printf '\n'; fi; }
 printf '%-8s %-24s %14s %12s %10s %8s %8s' workload variant instructions allocations "+/pair" own backend
-if [[ "$sim" == 1 ]]; then printf ' %18s\n' "L1 misses +/pair"; else printf '\n'; fi
+row_end "L1 misses +/pair"
 for workload in $WORKLOADS; do
     read -r base_ir base_allocs _ base_d1 < <(run "$REFERENCE" "$workload")
     printf '%-8s %-24s %14s %12s %10s %8s %8s' "$workload" "$REFERENCE" "$base_ir" "$base_allocs" - - -
-    if [[ "$sim" == 1 ]]; then printf ' %18s\n' -; else printf '\n'; fi
+    row_end -
     for variant in $VARIANTS; do
         read -r ir allocs own d1 < <(run "$variant" "$workload")
         if [[ "$allocs" != "$base_allocs" ]]; then
             echo "callgrind.sh: $variant did $allocs allocations, $REFERENCE $base_allocs" >&2
             exit 1
         fi
-        awk -v w="$workload" -v v="$variant" -v ir="$ir" -v b="$base_ir" -v n="$allocs" -v own="$own" \
-            -v d1="$d1" -v bd1="$base_d1" -v sim="$sim" 'BEGIN {
+        awk -v w="$workload" -v v="$variant" -v ir="$ir" -v b="$base_ir" -v n="$allocs" -v own="$own" 'BEGIN {
             added = (ir - b) / n; mine = own / n
-            printf "%-8s %-24s %14d %12d %10.1f %8.1f %8.1f", w, v, ir, n, added, mine, added - mine
-            if (sim == 1) printf " %18.2f", (d1 - bd1) / n
-            printf "\n" }'
+            printf "%-8s %-24s %14d %12d %10.1f %8.1f %8.1f", w, v, ir, n, added, mine, added - mine }'
+        row_end "$(awk -v d1="$d1" -v bd1="$base_d1" -v n="$allocs" 'BEGIN {printf "%.2f", (d1 - bd1) / n}')"
     done
 done
 echo "(+/pair = (instructions - $REFERENCE's) / allocations; callgrind files in $OUT)"
